@@ -1,0 +1,1 @@
+//! Benchmarks live in `benches/`; this library only shares load generators between them.

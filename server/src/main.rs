@@ -1,0 +1,2 @@
+//! The `promethium` binary.
+fn main() {}
