@@ -29,6 +29,7 @@ pub mod error;
 pub mod memory;
 pub mod model;
 pub mod query;
+pub mod wal;
 
 pub use append::{AppendOptions, Appendable, Appender};
 pub use error::{AppendError, CommitError, QueryError};
