@@ -4,6 +4,7 @@
 //! `promethium_engine::{Queryable, Querier}`; it never reads files or the
 //! head directly.
 
+pub mod parser;
 pub mod value;
 
 use std::time::Duration;
