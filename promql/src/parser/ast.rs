@@ -131,7 +131,9 @@ impl Expr {
             Expr::MatrixSelector(_) | Expr::Subquery(_) => ValueType::Matrix,
             Expr::Unary(u) => u.expr.value_type(),
             Expr::Binary(b) => {
-                if b.lhs.value_type() == ValueType::Scalar && b.rhs.value_type() == ValueType::Scalar {
+                if b.lhs.value_type() == ValueType::Scalar
+                    && b.rhs.value_type() == ValueType::Scalar
+                {
                     ValueType::Scalar
                 } else {
                     ValueType::Vector
@@ -181,13 +183,16 @@ impl Expr {
     /// before the aggregated expression, call arguments in order).
     pub fn children(&self) -> Vec<&Expr> {
         match self {
-            Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::VectorSelector(_) | Expr::MatrixSelector(_) => {
-                Vec::new()
-            }
+            Expr::NumberLiteral(_)
+            | Expr::StringLiteral(_)
+            | Expr::VectorSelector(_)
+            | Expr::MatrixSelector(_) => Vec::new(),
             Expr::Subquery(s) => vec![&*s.expr],
             Expr::Unary(u) => vec![&*u.expr],
             Expr::Binary(b) => vec![&*b.lhs, &*b.rhs],
-            Expr::Aggregate(a) => a.param.iter().map(|p| &**p).chain(std::iter::once(&*a.expr)).collect(),
+            Expr::Aggregate(a) => {
+                a.param.iter().map(|p| &**p).chain(std::iter::once(&*a.expr)).collect()
+            }
             Expr::Call(c) => c.args.iter().collect(),
             Expr::Paren(p) => vec![&*p.expr],
         }
@@ -230,7 +235,9 @@ pub struct NumberLiteral {
 /// matches, so ASTs containing `NaN` compare equal to themselves.
 impl PartialEq for NumberLiteral {
     fn eq(&self, other: &Self) -> bool {
-        float_eq(self.value, other.value) && self.duration == other.duration && self.span == other.span
+        float_eq(self.value, other.value)
+            && self.duration == other.duration
+            && self.span == other.span
     }
 }
 
@@ -420,7 +427,12 @@ impl BinaryOp {
     pub fn is_comparison(self) -> bool {
         matches!(
             self,
-            BinaryOp::Eql | BinaryOp::Neq | BinaryOp::Gtr | BinaryOp::Lss | BinaryOp::Gte | BinaryOp::Lte
+            BinaryOp::Eql
+                | BinaryOp::Neq
+                | BinaryOp::Gtr
+                | BinaryOp::Lss
+                | BinaryOp::Gte
+                | BinaryOp::Lte
         )
     }
 
@@ -725,7 +737,11 @@ impl DurationArg {
     /// engine does before running a query: in float seconds, then checked
     /// (finite, positive unless `allow_negative`, in range) and truncated to
     /// milliseconds. Use `allow_negative` for offsets.
-    pub fn resolve(&self, ctx: &DurationContext, allow_negative: bool) -> Result<i64, DurationError> {
+    pub fn resolve(
+        &self,
+        ctx: &DurationContext,
+        allow_negative: bool,
+    ) -> Result<i64, DurationError> {
         match self {
             DurationArg::Millis(ms) => Ok(*ms),
             DurationArg::Expr(e) => e.resolve(ctx, allow_negative),
@@ -805,9 +821,9 @@ impl DurationExpr {
         match self {
             DurationExpr::Number(_) => false,
             DurationExpr::Step(_) | DurationExpr::Range(_) => true,
-            DurationExpr::MinOf(a, b, _) | DurationExpr::MaxOf(a, b, _) | DurationExpr::Binary(_, a, b) => {
-                a.uses_query_params() || b.uses_query_params()
-            }
+            DurationExpr::MinOf(a, b, _)
+            | DurationExpr::MaxOf(a, b, _)
+            | DurationExpr::Binary(_, a, b) => a.uses_query_params() || b.uses_query_params(),
             DurationExpr::Unary(_, e, _) | DurationExpr::Paren(e, _) => e.uses_query_params(),
         }
     }
@@ -821,7 +837,9 @@ impl DurationExpr {
             DurationExpr::MinOf(a, b, _) => a.eval_seconds(ctx)?.min(b.eval_seconds(ctx)?),
             DurationExpr::MaxOf(a, b, _) => a.eval_seconds(ctx)?.max(b.eval_seconds(ctx)?),
             DurationExpr::Unary(UnaryOp::Neg, e, _) => -e.eval_seconds(ctx)?,
-            DurationExpr::Unary(UnaryOp::Pos, e, _) | DurationExpr::Paren(e, _) => e.eval_seconds(ctx)?,
+            DurationExpr::Unary(UnaryOp::Pos, e, _) | DurationExpr::Paren(e, _) => {
+                e.eval_seconds(ctx)?
+            }
             DurationExpr::Binary(op, a, b) => {
                 let (l, r) = (a.eval_seconds(ctx)?, b.eval_seconds(ctx)?);
                 match op {
@@ -839,7 +857,11 @@ impl DurationExpr {
     }
 
     /// The value in milliseconds, checked as Prometheus' engine checks it.
-    pub fn resolve(&self, ctx: &DurationContext, allow_negative: bool) -> Result<i64, DurationError> {
+    pub fn resolve(
+        &self,
+        ctx: &DurationContext,
+        allow_negative: bool,
+    ) -> Result<i64, DurationError> {
         let seconds = self.eval_seconds(ctx)?;
         if !seconds.is_finite() {
             return Err(self.error("duration is NaN or infinite"));
@@ -984,12 +1006,25 @@ mod tests {
 
     #[test]
     fn duration_expressions_evaluate_like_prometheus() {
-        let n = |s: f64| Box::new(DurationExpr::Number(NumberLiteral { value: s, duration: true, span: Span::default() }));
+        let n = |s: f64| {
+            Box::new(DurationExpr::Number(NumberLiteral {
+                value: s,
+                duration: true,
+                span: Span::default(),
+            }))
+        };
         let ctx = DurationContext { step_ms: 15_000, range_ms: 3_600_000 };
-        let e = DurationExpr::Binary(DurationOp::Mul, Box::new(DurationExpr::Step(Span::default())), n(2.0));
+        let e = DurationExpr::Binary(
+            DurationOp::Mul,
+            Box::new(DurationExpr::Step(Span::default())),
+            n(2.0),
+        );
         assert_eq!(e.resolve(&ctx, false), Ok(30_000));
         let zero = DurationExpr::Binary(DurationOp::Sub, n(60.0), n(60.0));
-        assert_eq!(zero.resolve(&ctx, false).map_err(|e| e.message), Err("duration must be greater than 0".into()));
+        assert_eq!(
+            zero.resolve(&ctx, false).map_err(|e| e.message),
+            Err("duration must be greater than 0".into())
+        );
         assert_eq!(zero.resolve(&ctx, true), Ok(0));
         let div = DurationExpr::Binary(DurationOp::Div, n(60.0), n(0.0));
         assert_eq!(div.resolve(&ctx, true).map_err(|e| e.message), Err("division by zero".into()));

@@ -11,9 +11,10 @@ pub mod functions;
 use std::fmt;
 
 pub use ast::{
-    AggregateExpr, AggregateOp, AtModifier, BinaryExpr, BinaryOp, Call, DurationArg, DurationContext, DurationError,
-    DurationExpr, DurationOp, Expr, FillValues, MatrixSelector, NumberLiteral, ParenExpr, Span, StringLiteral,
-    SubqueryExpr, UnaryExpr, UnaryOp, ValueType, VectorMatchCardinality, VectorMatching, VectorSelector, line_col,
+    AggregateExpr, AggregateOp, AtModifier, BinaryExpr, BinaryOp, Call, DurationArg,
+    DurationContext, DurationError, DurationExpr, DurationOp, Expr, FillValues, MatrixSelector,
+    NumberLiteral, ParenExpr, Span, StringLiteral, SubqueryExpr, UnaryExpr, UnaryOp, ValueType,
+    VectorMatchCardinality, VectorMatching, VectorSelector, line_col,
 };
 pub use functions::{FUNCTIONS, Function, get_function};
 
