@@ -25,6 +25,7 @@
 //! ```
 
 pub mod append;
+pub mod chunk;
 pub mod error;
 pub mod memory;
 pub mod model;
