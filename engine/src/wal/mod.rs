@@ -16,8 +16,20 @@
 //!   makes samples visible only after it returns Ok; a failed WAL write
 //!   poisons the Db (later commits fail with `CommitError::Poisoned`).
 
-use std::path::Path;
+mod io;
+mod reader;
+mod record;
+mod repair;
+mod segment;
+mod uring;
+mod writer;
+
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use io::uring_probe;
+pub use record::DecodeError;
+pub use segment::FrameError;
 
 use crate::model::{Labels, SeriesRef};
 
@@ -59,7 +71,12 @@ pub struct WalOptions {
 
 impl Default for WalOptions {
     fn default() -> Self {
-        WalOptions { segment_size_bytes: 128 << 20, sync: SyncPolicy::default(), compress: true, io: WalIo::Auto }
+        WalOptions {
+            segment_size_bytes: 128 << 20,
+            sync: SyncPolicy::default(),
+            compress: true,
+            io: WalIo::Auto,
+        }
     }
 }
 
@@ -125,47 +142,109 @@ pub struct ReplayStats {
 /// WAL failures.
 #[derive(Debug, thiserror::Error)]
 pub enum WalError {
-    /// An I/O error.
+    /// An I/O error without file context (kept for callers matching on it).
     #[error("wal i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// An I/O error on a given file.
+    #[error("wal i/o {op} {}: {source}", path.display())]
+    IoAt {
+        /// The file or directory.
+        path: PathBuf,
+        /// What was being done.
+        op: &'static str,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The WAL was closed.
     #[error("wal is closed")]
     Closed,
+    /// An earlier write or fsync failed; the WAL refuses further writes
+    /// because what reached the disk is unknown.
+    #[error("wal is poisoned by an earlier failure: {0}")]
+    Poisoned(String),
+    /// `WalIo::Uring` was requested but io_uring does not work here.
+    #[error("io_uring unavailable: {0}")]
+    UringUnavailable(String),
+    /// All 2^32 segment numbers are used.
+    #[error("no segment numbers left in {}", .0.display())]
+    SegmentsExhausted(PathBuf),
 }
 
-/// The write-ahead log (implementation in progress in this module).
-#[derive(Debug)]
+impl WalError {
+    pub(crate) fn io_at(path: &Path, op: &'static str, source: std::io::Error) -> WalError {
+        WalError::IoAt { path: path.to_path_buf(), op, source }
+    }
+}
+
+/// The write-ahead log: an append-only sequence of segment files in one
+/// directory. `Send + Sync`; share it as `Arc<Wal>`.
 pub struct Wal {
-    _private: (),
+    writer: writer::Writer,
+}
+
+impl std::fmt::Debug for Wal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wal").field("io", &self.writer.io_name()).finish_non_exhaustive()
+    }
 }
 
 impl Wal {
-    /// See the module contract.
-    pub fn replay(_dir: &Path, _sink: &mut dyn FnMut(Record)) -> Result<ReplayStats, WalError> {
-        Ok(ReplayStats::default())
+    /// Reads every segment in `dir` in order, calling `sink` per record. A
+    /// torn or corrupt tail is truncated (with later segments deleted),
+    /// logged with `tracing::warn` and counted in
+    /// [`ReplayStats::truncated_bytes`]; it is never an error. Errors are
+    /// only I/O failures (an unreadable directory or file). A missing
+    /// directory replays as empty. Call before [`Wal::open`].
+    pub fn replay(dir: &Path, sink: &mut dyn FnMut(Record)) -> Result<ReplayStats, WalError> {
+        reader::replay(dir, sink)
     }
-    /// See the module contract.
-    pub fn open(_dir: &Path, _options: WalOptions) -> Result<Wal, WalError> {
-        Ok(Wal { _private: () })
+
+    /// Opens `dir` (created if missing) for appending in a new segment
+    /// numbered after the existing ones.
+    pub fn open(dir: &Path, options: WalOptions) -> Result<Wal, WalError> {
+        Ok(Wal { writer: writer::Writer::open(dir, options)? })
     }
-    /// See the module contract.
-    pub fn log(&self, _series: &[SeriesRecord], _samples: &[RefSample]) -> Result<(), WalError> {
-        Ok(())
+
+    /// Writes one commit: a series record (if `series` is non-empty), then a
+    /// samples record, contiguously in one segment. Under
+    /// [`SyncPolicy::EveryCommit`] returns once they are fsynced, sharing
+    /// the fsync with concurrent callers. Safe to call from many threads.
+    pub fn log(&self, series: &[SeriesRecord], samples: &[RefSample]) -> Result<(), WalError> {
+        self.writer.log(series, samples)
     }
-    /// See the module contract.
-    pub fn log_tombstones(&self, _tombstones: &[Tombstone]) -> Result<(), WalError> {
-        Ok(())
+
+    /// Writes a tombstones record under the same sync policy.
+    pub fn log_tombstones(&self, tombstones: &[Tombstone]) -> Result<(), WalError> {
+        self.writer.log_tombstones(tombstones)
     }
-    /// Flushes and fsyncs everything written so far.
+
+    /// Writes and fsyncs everything logged so far.
     pub fn sync(&self) -> Result<(), WalError> {
-        Ok(())
+        self.writer.sync()
     }
-    /// Flushes, fsyncs and closes.
+
+    /// Writes, fsyncs and closes; later calls to `log` fail with
+    /// [`WalError::Closed`]. Closing twice is fine.
     pub fn close(&self) -> Result<(), WalError> {
-        Ok(())
+        self.writer.close()
     }
-    /// Segment numbers present.
+
+    /// Segment numbers present in the directory, ascending.
     pub fn segments(&self) -> Result<Vec<u32>, WalError> {
-        Ok(Vec::new())
+        self.writer.segments()
+    }
+
+    /// The segment currently appended to (`None` once closed).
+    pub fn current_segment(&self) -> Option<u32> {
+        self.writer.current_segment()
+    }
+
+    /// The I/O backend in use: `"file"` or `"io_uring"`.
+    pub fn io_backend(&self) -> &'static str {
+        self.writer.io_name()
     }
 }
+
+#[cfg(test)]
+mod tests;

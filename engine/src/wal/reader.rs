@@ -1,0 +1,142 @@
+//! Replay: read every segment in order and hand its records to a sink.
+//!
+//! Each segment is read whole (segments are bounded, 128 MiB by default, and
+//! one large read beats many small ones) and its frames are checked and
+//! decoded one by one. The first frame that is torn, fails its checksum or
+//! does not decode ends the log: everything from there on is cut off by
+//! `repair.rs`, as Prometheus' WAL repair does, because a commit after a
+//! damaged one may depend on it (a samples record on a lost series record).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::record::{
+    DecodeError, TYPE_SAMPLES, TYPE_SERIES, TYPE_TOMBSTONES, decode_samples_into, decode_series,
+    decode_tombstones,
+};
+use super::segment::{
+    FrameError, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, list_segments, parse_frame, segment_path, unpack,
+};
+use super::{Record, ReplayStats, WalError, repair};
+
+/// Where replay found the log to end early.
+#[derive(Debug)]
+pub(crate) struct Damage {
+    pub(crate) segment: u32,
+    pub(crate) offset: u64,
+    pub(crate) reason: FrameError,
+}
+
+/// Log a progress line at most this often (plus one per segment when there
+/// are few), so a long replay shows it is moving without flooding the log.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Reads all segments of `dir` into `sink`, repairing a damaged tail.
+pub(crate) fn replay(dir: &Path, sink: &mut dyn FnMut(Record)) -> Result<ReplayStats, WalError> {
+    let start = Instant::now();
+    let segments = list_segments(dir).map_err(|e| WalError::io_at(dir, "listing segments", e))?;
+    let mut stats = ReplayStats::default();
+    let mut decoder = Decoder::default();
+    let mut last_progress = Instant::now();
+    let max_segment = segments.last().copied();
+
+    for (i, &n) in segments.iter().enumerate() {
+        let path = segment_path(dir, n);
+        let data =
+            std::fs::read(&path).map_err(|e| WalError::io_at(&path, "reading segment", e))?;
+        stats.segments += 1;
+        if let Err(damage) = decoder.segment(n, &data, sink, &mut stats) {
+            stats.truncated_bytes +=
+                repair::cut(dir, &damage, data.len() as u64, &segments[i + 1..])?;
+            break;
+        }
+        if last_progress.elapsed() >= PROGRESS_EVERY || segments.len() <= 16 {
+            tracing::info!(
+                segment = n,
+                max_segment,
+                samples = stats.samples,
+                "wal segment replayed"
+            );
+            last_progress = Instant::now();
+        }
+    }
+
+    stats.duration = start.elapsed();
+    let secs = stats.duration.as_secs_f64().max(1e-9);
+    tracing::info!(
+        segments = stats.segments,
+        records = stats.records,
+        series = stats.series,
+        samples = stats.samples,
+        truncated_bytes = stats.truncated_bytes,
+        duration_ms = stats.duration.as_millis() as u64,
+        samples_per_sec = (stats.samples as f64 / secs) as u64,
+        "wal replay finished"
+    );
+    Ok(stats)
+}
+
+/// Reusable decompression state.
+#[derive(Default)]
+struct Decoder {
+    zstd: Option<zstd::bulk::Decompressor<'static>>,
+    scratch: Vec<u8>,
+}
+
+impl Decoder {
+    /// Feeds every valid record of one segment to `sink`; returns where the
+    /// segment stops being valid, if it does.
+    fn segment(
+        &mut self,
+        n: u32,
+        data: &[u8],
+        sink: &mut dyn FnMut(Record),
+        stats: &mut ReplayStats,
+    ) -> Result<(), Damage> {
+        if data.is_empty() {
+            // Created, then the process died before the header was written.
+            return Ok(());
+        }
+        let damage = |offset: usize, reason| Damage { segment: n, offset: offset as u64, reason };
+        if data.len() < SEGMENT_HEADER_LEN {
+            return Err(damage(
+                0,
+                FrameError::Torn { needed: SEGMENT_HEADER_LEN, available: data.len() },
+            ));
+        }
+        if data[..4] != SEGMENT_MAGIC
+            || data[4] != super::segment::FORMAT_VERSION
+            || data[5..8] != [0, 0, 0]
+        {
+            return Err(damage(0, FrameError::BadSegmentHeader));
+        }
+        let mut off = SEGMENT_HEADER_LEN;
+        while off < data.len() {
+            let (frame, len) = parse_frame(&data[off..]).map_err(|e| damage(off, e))?;
+            let record = self.decode(&frame).map_err(|e| damage(off, FrameError::Payload(e)))?;
+            stats.records += 1;
+            match &record {
+                Record::Series(s) => stats.series += s.len() as u64,
+                Record::Samples(s) => stats.samples += s.len() as u64,
+                Record::Tombstones(_) => {}
+            }
+            sink(record);
+            off += len;
+        }
+        Ok(())
+    }
+
+    fn decode(&mut self, frame: &super::segment::RawFrame<'_>) -> Result<Record, DecodeError> {
+        let payload = unpack(frame, &mut self.zstd, &mut self.scratch)?;
+        match frame.typ {
+            TYPE_SERIES => decode_series(payload).map(Record::Series),
+            TYPE_SAMPLES => {
+                let mut v = Vec::new();
+                decode_samples_into(payload, &mut v)?;
+                Ok(Record::Samples(v))
+            }
+            TYPE_TOMBSTONES => decode_tombstones(payload).map(Record::Tombstones),
+            t => Err(DecodeError::UnknownType(t)),
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! Record payloads: how series, samples and tombstones become bytes.
+//!
+//! Payloads are the part of a frame the CRC protects (see `segment.rs` for the
+//! framing). They are built for cheap encoding and fast replay: integers are
+//! LEB128 varints, signed ones zigzagged, and each sample's reference and
+//! timestamp are deltas from the previous sample of the same record, so a
+//! scrape's batch (increasing refs, one shared timestamp) costs about two
+//! bytes plus the eight-byte value per sample before compression. Values are
+//! stored as their raw IEEE-754 bits (little-endian), so NaN payloads such as
+//! the staleness marker survive bit-exactly.
+//!
+//! Invariant: decoding never panics and never allocates more than a small
+//! multiple of the input length, whatever bytes it is given; bad input is a
+//! [`DecodeError`].
+
+use crate::model::{Labels, SeriesRef};
+
+use super::{RefSample, SeriesRecord, Tombstone};
+
+/// Frame type byte of a series record.
+pub(crate) const TYPE_SERIES: u8 = 1;
+/// Frame type byte of a samples record.
+pub(crate) const TYPE_SAMPLES: u8 = 2;
+/// Frame type byte of a tombstones record.
+pub(crate) const TYPE_TOMBSTONES: u8 = 3;
+
+/// Why a payload could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The payload ended inside a field.
+    #[error("payload ends inside a field")]
+    Truncated,
+    /// A varint is longer than ten bytes.
+    #[error("varint overflows 64 bits")]
+    VarintOverflow,
+    /// A label set's encoding is not canonical.
+    #[error("invalid label set encoding")]
+    BadLabels,
+    /// Bytes remain after the declared entries.
+    #[error("{0} trailing bytes after the last entry")]
+    Trailing(usize),
+    /// The frame type byte is unknown.
+    #[error("unknown record type {0}")]
+    UnknownType(u8),
+    /// A compressed payload did not decompress.
+    #[error("decompression failed: {0}")]
+    Decompress(String),
+}
+
+/// Appends `v` as an unsigned LEB128 varint.
+#[inline]
+pub(crate) fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+/// Appends `v` zigzag-encoded as a varint.
+#[inline]
+pub(crate) fn put_varint(buf: &mut Vec<u8>, v: i64) {
+    put_uvarint(buf, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+/// A cursor over a payload.
+pub(crate) struct Cursor<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(data: &'a [u8]) -> Self {
+        Cursor { data, pos: 0 }
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.data.len() - self.pos
+    }
+
+    #[inline]
+    pub(crate) fn uvarint(&mut self) -> Result<u64, DecodeError> {
+        // The one-byte case is by far the most common (deltas of 0 or 1).
+        let first = *self.data.get(self.pos).ok_or(DecodeError::Truncated)?;
+        if first < 0x80 {
+            self.pos += 1;
+            return Ok(u64::from(first));
+        }
+        let mut v = 0u64;
+        let mut shift = 0u32;
+        loop {
+            let b = *self.data.get(self.pos).ok_or(DecodeError::Truncated)?;
+            self.pos += 1;
+            if shift == 63 && b > 1 {
+                return Err(DecodeError::VarintOverflow);
+            }
+            v |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Ok(v);
+            }
+            shift += 7;
+            if shift > 63 {
+                return Err(DecodeError::VarintOverflow);
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn varint(&mut self) -> Result<i64, DecodeError> {
+        let u = self.uvarint()?;
+        Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
+    }
+
+    #[inline]
+    fn u64_le(&mut self) -> Result<u64, DecodeError> {
+        let bytes = self.data.get(self.pos..self.pos + 8).ok_or(DecodeError::Truncated)?;
+        self.pos += 8;
+        Ok(u64::from_le_bytes(bytes.try_into().expect("slice of length 8")))
+    }
+
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let end = self.pos.checked_add(n).ok_or(DecodeError::Truncated)?;
+        let b = self.data.get(self.pos..end).ok_or(DecodeError::Truncated)?;
+        self.pos = end;
+        Ok(b)
+    }
+
+    /// A count that must be plausible for the bytes left (each entry takes
+    /// at least `min_entry_bytes`), so garbage cannot make us allocate much.
+    fn count(&mut self, min_entry_bytes: usize) -> Result<usize, DecodeError> {
+        let n = self.uvarint()?;
+        let n = usize::try_from(n).map_err(|_| DecodeError::Truncated)?;
+        if n.saturating_mul(min_entry_bytes) > self.remaining() {
+            return Err(DecodeError::Truncated);
+        }
+        Ok(n)
+    }
+
+    fn finish(&self) -> Result<(), DecodeError> {
+        match self.remaining() {
+            0 => Ok(()),
+            n => Err(DecodeError::Trailing(n)),
+        }
+    }
+}
+
+/// Series: `count`, then per series the zigzag delta of its ref from the
+/// previous one (the first from 0) and its canonical label bytes with a
+/// length prefix.
+pub(crate) fn encode_series(series: &[SeriesRecord], buf: &mut Vec<u8>) {
+    put_uvarint(buf, series.len() as u64);
+    let mut prev = 0u64;
+    for s in series {
+        put_varint(buf, s.series_ref.0.wrapping_sub(prev) as i64);
+        prev = s.series_ref.0;
+        let l = s.labels.as_bytes();
+        put_uvarint(buf, l.len() as u64);
+        buf.extend_from_slice(l);
+    }
+}
+
+pub(crate) fn decode_series(payload: &[u8]) -> Result<Vec<SeriesRecord>, DecodeError> {
+    let mut c = Cursor::new(payload);
+    let n = c.count(2)?;
+    let mut out = Vec::with_capacity(n);
+    let mut prev = 0u64;
+    for _ in 0..n {
+        let r = prev.wrapping_add(c.varint()? as u64);
+        prev = r;
+        let len = usize::try_from(c.uvarint()?).map_err(|_| DecodeError::Truncated)?;
+        let labels = Labels::from_bytes(c.bytes(len)?).ok_or(DecodeError::BadLabels)?;
+        out.push(SeriesRecord { series_ref: SeriesRef(r), labels });
+    }
+    c.finish()?;
+    Ok(out)
+}
+
+/// Samples: `count`, then per sample the zigzag delta of its ref and of its
+/// timestamp from the previous sample's (the first from 0), then the value's
+/// eight bytes.
+pub(crate) fn encode_samples(samples: &[RefSample], buf: &mut Vec<u8>) {
+    buf.reserve(samples.len() * 12 + 10);
+    put_uvarint(buf, samples.len() as u64);
+    let mut prev_ref = 0u64;
+    let mut prev_t = 0i64;
+    for s in samples {
+        put_varint(buf, s.series_ref.0.wrapping_sub(prev_ref) as i64);
+        put_varint(buf, s.t_ms.wrapping_sub(prev_t));
+        buf.extend_from_slice(&s.value.to_bits().to_le_bytes());
+        prev_ref = s.series_ref.0;
+        prev_t = s.t_ms;
+    }
+}
+
+/// Decodes a samples payload, appending to `out` (so replay can reuse one
+/// vector's capacity).
+pub(crate) fn decode_samples_into(
+    payload: &[u8],
+    out: &mut Vec<RefSample>,
+) -> Result<(), DecodeError> {
+    let mut c = Cursor::new(payload);
+    let n = c.count(10)?;
+    out.reserve(n);
+    let mut prev_ref = 0u64;
+    let mut prev_t = 0i64;
+    for _ in 0..n {
+        prev_ref = prev_ref.wrapping_add(c.varint()? as u64);
+        prev_t = prev_t.wrapping_add(c.varint()?);
+        let v = f64::from_bits(c.u64_le()?);
+        out.push(RefSample { series_ref: SeriesRef(prev_ref), t_ms: prev_t, value: v });
+    }
+    c.finish()
+}
+
+/// Tombstones: `count`, then per entry the ref (uvarint), the minimum time
+/// (zigzag varint) and the range length `max - min` (zigzag varint).
+pub(crate) fn encode_tombstones(tombstones: &[Tombstone], buf: &mut Vec<u8>) {
+    put_uvarint(buf, tombstones.len() as u64);
+    for t in tombstones {
+        put_uvarint(buf, t.series_ref.0);
+        put_varint(buf, t.min_t_ms);
+        put_varint(buf, t.max_t_ms.wrapping_sub(t.min_t_ms));
+    }
+}
+
+pub(crate) fn decode_tombstones(payload: &[u8]) -> Result<Vec<Tombstone>, DecodeError> {
+    let mut c = Cursor::new(payload);
+    let n = c.count(3)?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let r = c.uvarint()?;
+        let min = c.varint()?;
+        let max = min.wrapping_add(c.varint()?);
+        out.push(Tombstone { series_ref: SeriesRef(r), min_t_ms: min, max_t_ms: max });
+    }
+    c.finish()?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::STALE_NAN_BITS;
+
+    #[test]
+    fn varints_round_trip_extremes() {
+        for v in [0i64, 1, -1, 63, -64, 64, i64::MAX, i64::MIN, 1 << 40] {
+            let mut b = Vec::new();
+            put_varint(&mut b, v);
+            assert_eq!(Cursor::new(&b).varint().unwrap(), v);
+        }
+        for v in [0u64, 127, 128, u64::MAX] {
+            let mut b = Vec::new();
+            put_uvarint(&mut b, v);
+            let mut c = Cursor::new(&b);
+            assert_eq!(c.uvarint().unwrap(), v);
+            assert_eq!(c.remaining(), 0);
+        }
+    }
+
+    #[test]
+    fn overlong_varint_is_an_error() {
+        assert_eq!(Cursor::new(&[0xff; 11]).uvarint(), Err(DecodeError::VarintOverflow));
+        assert_eq!(Cursor::new(&[0x80, 0x80]).uvarint(), Err(DecodeError::Truncated));
+    }
+
+    #[test]
+    fn samples_round_trip_bit_exactly() {
+        let values = [
+            0.0,
+            -0.0,
+            f64::NAN,
+            f64::from_bits(STALE_NAN_BITS),
+            f64::INFINITY,
+            f64::MIN_POSITIVE,
+            1e300,
+        ];
+        let samples: Vec<RefSample> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| RefSample {
+                series_ref: SeriesRef(if i % 2 == 0 { u64::MAX - i as u64 } else { i as u64 }),
+                t_ms: if i == 3 { i64::MIN } else { i as i64 * 15_000 - 7 },
+                value: v,
+            })
+            .collect();
+        let mut buf = Vec::new();
+        encode_samples(&samples, &mut buf);
+        let mut out = Vec::new();
+        decode_samples_into(&buf, &mut out).unwrap();
+        assert_eq!(out.len(), samples.len());
+        for (a, b) in out.iter().zip(&samples) {
+            assert_eq!(a.series_ref, b.series_ref);
+            assert_eq!(a.t_ms, b.t_ms);
+            assert_eq!(a.value.to_bits(), b.value.to_bits());
+        }
+    }
+
+    #[test]
+    fn scrape_shaped_samples_are_compact() {
+        let samples: Vec<RefSample> = (0..1000)
+            .map(|i| RefSample {
+                series_ref: SeriesRef(5000 + i),
+                t_ms: 1_700_000_000_000,
+                value: 1.0,
+            })
+            .collect();
+        let mut buf = Vec::new();
+        encode_samples(&samples, &mut buf);
+        // Two one-byte deltas and eight value bytes per sample.
+        assert!(buf.len() <= 1000 * 10 + 16, "{} bytes", buf.len());
+    }
+
+    #[test]
+    fn series_and_tombstones_round_trip() {
+        let series = vec![
+            SeriesRecord {
+                series_ref: SeriesRef(7),
+                labels: Labels::new([("__name__", "up"), ("job", "node")]),
+            },
+            SeriesRecord { series_ref: SeriesRef(3), labels: Labels::new([("a", "b")]) },
+        ];
+        let mut buf = Vec::new();
+        encode_series(&series, &mut buf);
+        assert_eq!(decode_series(&buf).unwrap(), series);
+
+        let ts = vec![
+            Tombstone { series_ref: SeriesRef(1), min_t_ms: i64::MIN, max_t_ms: i64::MAX },
+            Tombstone { series_ref: SeriesRef(u64::MAX), min_t_ms: -5, max_t_ms: 10 },
+        ];
+        let mut buf = Vec::new();
+        encode_tombstones(&ts, &mut buf);
+        assert_eq!(decode_tombstones(&buf).unwrap(), ts);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        // Every prefix of a valid payload, and a few arbitrary byte strings,
+        // either decode or fail cleanly.
+        let samples: Vec<RefSample> = (0..20)
+            .map(|i| RefSample { series_ref: SeriesRef(i), t_ms: i as i64, value: i as f64 })
+            .collect();
+        let mut buf = Vec::new();
+        encode_samples(&samples, &mut buf);
+        for cut in 0..buf.len() {
+            let mut out = Vec::new();
+            assert!(decode_samples_into(&buf[..cut], &mut out).is_err());
+            let _ = decode_series(&buf[..cut]);
+            let _ = decode_tombstones(&buf[..cut]);
+        }
+        let huge_count = [0xff, 0xff, 0xff, 0xff, 0x0f];
+        assert!(decode_series(&huge_count).is_err());
+        assert!(decode_samples_into(&huge_count, &mut Vec::new()).is_err());
+    }
+}
