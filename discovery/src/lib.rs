@@ -90,3 +90,8 @@ pub enum DiscoveryError {
         source: std::io::Error,
     },
 }
+
+pub mod config;
+pub mod file;
+pub mod manager;
+pub mod static_config;

@@ -1,0 +1,1 @@
+//! The discovery manager: runs providers per job and merges their groups.
