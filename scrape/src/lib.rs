@@ -1,3 +1,4 @@
 //! placeholder
+pub mod parse;
 pub mod config;
 pub mod relabel;

@@ -1,0 +1,269 @@
+//! Decoding a series' bytes (`name{labels}`) into names and values, and the
+//! reusable buffer they are decoded into.
+//!
+//! The parsers have already checked the syntax when they yielded the sample,
+//! so decoding is a second, cheap pass that only runs on a scrape-cache miss.
+//! It still reports malformed input instead of trusting the caller, because
+//! [`parse_series`] is also reachable through exemplars and tests.
+
+use promethium_engine::model::{Labels, LabelsBuilder, METRIC_NAME};
+
+use super::ParseError;
+use super::lex::{label_name_len, metric_name_len, quoted_len};
+
+/// A reusable buffer of decoded label pairs, in body order.
+///
+/// All names and values live in one `String`, so decoding a series costs no
+/// allocation once the buffer has grown to the largest series seen.
+#[derive(Debug, Clone, Default)]
+pub struct LabelBuf {
+    text: String,
+    /// (name start, name end, value end); the value starts at name end.
+    spans: Vec<(u32, u32, u32)>,
+}
+
+impl LabelBuf {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Removes every pair, keeping capacity.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.spans.clear();
+    }
+
+    /// Appends a pair.
+    pub fn push(&mut self, name: &str, value: &str) {
+        let start = self.text.len() as u32;
+        self.text.push_str(name);
+        let mid = self.text.len() as u32;
+        self.text.push_str(value);
+        self.spans.push((start, mid, self.text.len() as u32));
+    }
+
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The pairs in the order they were pushed.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.spans.iter().map(|&(s, m, e)| (&self.text[s as usize..m as usize], &self.text[m as usize..e as usize]))
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// The metric name (`__name__`).
+    pub fn metric_name(&self) -> Option<&str> {
+        self.get(METRIC_NAME)
+    }
+
+    /// Sorts the pairs by name and builds a [`Labels`], dropping empty values
+    /// (an empty value means "no label", as in Prometheus). A repeated name
+    /// is an error, as in Prometheus' scrape (`duplicate label names`).
+    pub fn to_labels(&mut self) -> Result<Labels, ParseError> {
+        let text = &self.text;
+        let name = |&(s, m, _): &(u32, u32, u32)| &text[s as usize..m as usize];
+        self.spans.sort_unstable_by(|a, b| name(a).cmp(name(b)));
+        for w in self.spans.windows(2) {
+            if name(&w[0]) == name(&w[1]) {
+                return Err(ParseError::new(0, format!("duplicate label name {:?}", name(&w[0]))));
+            }
+        }
+        Ok(Labels::from_sorted_unique(
+            self.spans
+                .iter()
+                .filter(|&&(_, m, e)| m < e)
+                .map(|&(s, m, e)| (&text[s as usize..m as usize], &text[m as usize..e as usize])),
+        ))
+    }
+
+    /// Replaces `builder`'s contents with these pairs (later duplicates win,
+    /// empty values are dropped, as the builder does).
+    pub fn write_into(&self, builder: &mut LabelsBuilder) {
+        builder.retain(|_, _| false);
+        for (n, v) in self.iter() {
+            builder.set(n, v);
+        }
+    }
+
+    /// Appends `raw` (a quoted string's content) to the text, unescaping
+    /// `\\`, `\"` and `\n`; other backslashes stay literal, as in Prometheus.
+    fn push_unescaped(&mut self, raw: &[u8]) -> Result<(), ParseError> {
+        let s = std::str::from_utf8(raw).map_err(|_| ParseError::new(0, "invalid UTF-8 in label".to_owned()))?;
+        if !s.contains('\\') {
+            self.text.push_str(s);
+            return Ok(());
+        }
+        let mut chars = s.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                match chars.peek() {
+                    Some('\\') => self.text.push('\\'),
+                    Some('"') => self.text.push('"'),
+                    Some('n') => self.text.push('\n'),
+                    _ => {
+                        self.text.push('\\');
+                        continue;
+                    }
+                }
+                chars.next();
+            } else {
+                self.text.push(c);
+            }
+        }
+        Ok(())
+    }
+
+    /// Pushes a name/value pair whose parts are raw body bytes.
+    fn push_raw(&mut self, name: &[u8], name_quoted: bool, value: &[u8]) -> Result<(), ParseError> {
+        let start = self.text.len() as u32;
+        if name_quoted {
+            self.push_unescaped(name)?;
+        } else {
+            // Unquoted names are ASCII by construction.
+            self.text.push_str(
+                std::str::from_utf8(name).map_err(|_| ParseError::new(0, "invalid UTF-8 in label".to_owned()))?,
+            );
+        }
+        let mid = self.text.len() as u32;
+        self.push_unescaped(value)?;
+        self.spans.push((start, mid, self.text.len() as u32));
+        Ok(())
+    }
+}
+
+fn skip_ws(s: &[u8], mut i: usize) -> usize {
+    while i < s.len() && (s[i] == b' ' || s[i] == b'\t') {
+        i += 1;
+    }
+    i
+}
+
+fn malformed(what: &str) -> ParseError {
+    ParseError::new(0, format!("malformed series: {what}"))
+}
+
+/// Decodes a whole series (`name`, `name{…}` or `{"name", …}`) into `buf`,
+/// the metric name first as `__name__`.
+pub(crate) fn parse_series(series: &[u8], buf: &mut LabelBuf) -> Result<(), ParseError> {
+    let n = metric_name_len(series);
+    if n > 0 {
+        buf.push_raw(METRIC_NAME.as_bytes(), false, &series[..n])?;
+    }
+    let i = skip_ws(series, n);
+    if i == series.len() {
+        return if n > 0 { Ok(()) } else { Err(malformed("no metric name")) };
+    }
+    if series[i] != b'{' || series.last() != Some(&b'}') {
+        return Err(malformed("expected label set"));
+    }
+    parse_pairs(&series[i + 1..series.len() - 1], buf, n == 0)
+}
+
+/// Decodes the inside of a label set (between the braces) into `buf`.
+pub(crate) fn parse_label_pairs(inner: &[u8], buf: &mut LabelBuf) -> Result<(), ParseError> {
+    parse_pairs(inner, buf, false)
+}
+
+/// The comma-separated pairs of a label set. With `allow_name`, one bare
+/// quoted string is the metric name (Prometheus 3's UTF-8 syntax).
+fn parse_pairs(s: &[u8], buf: &mut LabelBuf, allow_name: bool) -> Result<(), ParseError> {
+    let mut i = skip_ws(s, 0);
+    while i < s.len() {
+        let (name, quoted, after) = if s[i] == b'"' {
+            let q = quoted_len(&s[i..], true).ok_or_else(|| malformed("unterminated quoted name"))?;
+            (&s[i + 1..i + q - 1], true, i + q)
+        } else {
+            let l = label_name_len(&s[i..]);
+            if l == 0 {
+                return Err(malformed("invalid label name"));
+            }
+            (&s[i..i + l], false, i + l)
+        };
+        i = skip_ws(s, after);
+        if quoted && (i == s.len() || s[i] == b',') {
+            if !allow_name || buf.metric_name().is_some() {
+                return Err(malformed("metric name given twice"));
+            }
+            let start = buf.text.len() as u32;
+            buf.text.push_str(METRIC_NAME);
+            let mid = buf.text.len() as u32;
+            buf.push_unescaped(name)?;
+            buf.spans.push((start, mid, buf.text.len() as u32));
+        } else {
+            if s.get(i) != Some(&b'=') {
+                return Err(malformed("expected '='"));
+            }
+            i = skip_ws(s, i + 1);
+            let q = quoted_len(&s[i..], true).ok_or_else(|| malformed("expected quoted label value"))?;
+            buf.push_raw(name, quoted, &s[i + 1..i + q - 1])?;
+            i = skip_ws(s, i + q);
+        }
+        if i < s.len() {
+            if s[i] != b',' {
+                return Err(malformed("expected ',' or '}'"));
+            }
+            i = skip_ws(s, i + 1);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(series: &str) -> Result<Vec<(String, String)>, ParseError> {
+        let mut buf = LabelBuf::new();
+        parse_series(series.as_bytes(), &mut buf)?;
+        Ok(buf.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect())
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn decodes_classic_and_utf8_series() {
+        assert_eq!(decode("up").unwrap(), pairs(&[("__name__", "up")]));
+        assert_eq!(
+            decode(r#"up{job="a\"b",x="1\\2\n", }"#).unwrap(),
+            pairs(&[("__name__", "up"), ("job", "a\"b"), ("x", "1\\2\n")])
+        );
+        assert_eq!(
+            decode(r#"{"my.metric", "label.name"="v"}"#).unwrap(),
+            pairs(&[("__name__", "my.metric"), ("label.name", "v")])
+        );
+        assert_eq!(decode(r#"{a="1", "m"}"#).unwrap(), pairs(&[("a", "1"), ("__name__", "m")]));
+        assert!(decode(r#"up{"x"}"#).is_err());
+        assert!(decode(r#"up{a=b}"#).is_err());
+        assert!(decode("").is_err());
+    }
+
+    #[test]
+    fn to_labels_sorts_drops_empty_and_rejects_duplicates() {
+        let mut buf = LabelBuf::new();
+        parse_series(br#"up{b="2",a="1",c=""}"#, &mut buf).unwrap();
+        assert_eq!(buf.to_labels().unwrap(), Labels::new([("__name__", "up"), ("a", "1"), ("b", "2")]));
+        buf.clear();
+        parse_series(br#"up{a="2",a="1"}"#, &mut buf).unwrap();
+        assert!(buf.to_labels().is_err());
+        let mut b = LabelsBuilder::new();
+        b.set("stale", "x");
+        buf.clear();
+        buf.push("k", "v");
+        buf.write_into(&mut b);
+        assert_eq!(b.build(), Labels::new([("k", "v")]));
+    }
+}

@@ -1,0 +1,1 @@
+//! Strict (specification) checks layered over the Prometheus-compatible parsers.
