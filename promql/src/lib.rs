@@ -4,12 +4,22 @@
 //! `promethium_engine::{Queryable, Querier}`; it never reads files or the
 //! head directly.
 
+mod eval;
+mod functions;
 pub mod parser;
+pub mod promqltest;
 pub mod value;
 
-use std::time::Duration;
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
 
+use promethium_engine::model::Labels;
 use promethium_engine::{QueryError, Queryable};
+
+use eval::{
+    EvalValue, Evaluator, QueryContext, drop_metric_name, merge_same_labels, same_labelset,
+};
+use parser::ast::{AtModifier, DurationContext, Expr, ValueType};
 
 pub use value::{QueryResult, RangeSeries, Value, VectorSample};
 
@@ -24,6 +34,9 @@ pub struct EngineOptions {
     pub timeout: Duration,
     /// Maximum points per series in a range query result (11,000).
     pub max_points_per_series: u64,
+    /// Step of subqueries written without one (`x[5m:]`); Prometheus uses
+    /// the global evaluation interval, 1 m by default.
+    pub default_subquery_step_ms: i64,
 }
 
 impl Default for EngineOptions {
@@ -33,6 +46,7 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
             max_points_per_series: 11_000,
+            default_subquery_step_ms: 60_000,
         }
     }
 }
@@ -95,19 +109,205 @@ impl Engine {
     }
 
     /// Evaluates `expr` at `t_ms`.
-    pub fn instant_query(&self, _storage: &dyn Queryable, _expr: &str, _t_ms: i64) -> Result<QueryResult, PromqlError> {
-        Err(PromqlError::Execution("evaluation is not implemented yet".into()))
+    pub fn instant_query(
+        &self,
+        storage: &dyn Queryable,
+        expr: &str,
+        t_ms: i64,
+    ) -> Result<QueryResult, PromqlError> {
+        let ast = parser::parse(expr).map_err(|e| PromqlError::Parse(e.to_string()))?;
+        self.run(storage, expr, &ast, t_ms, t_ms, 0)
     }
 
     /// Evaluates `expr` at every step from `start_ms` to `end_ms` inclusive.
     pub fn range_query(
         &self,
-        _storage: &dyn Queryable,
-        _expr: &str,
-        _start_ms: i64,
-        _end_ms: i64,
-        _step_ms: i64,
+        storage: &dyn Queryable,
+        expr: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
     ) -> Result<QueryResult, PromqlError> {
-        Err(PromqlError::Execution("evaluation is not implemented yet".into()))
+        if step_ms <= 0 {
+            return Err(PromqlError::BadData(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+            ));
+        }
+        if end_ms < start_ms {
+            return Err(PromqlError::BadData("end timestamp must not be before start time".into()));
+        }
+        if ((end_ms - start_ms) / step_ms) as u64 >= self.options.max_points_per_series {
+            return Err(PromqlError::BadData(
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"
+                    .into(),
+            ));
+        }
+        let ast = parser::parse(expr).map_err(|e| PromqlError::Parse(e.to_string()))?;
+        let ty = ast.value_type();
+        if ty != ValueType::Vector && ty != ValueType::Scalar {
+            return Err(PromqlError::BadData(format!(
+                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                ty.as_str()
+            )));
+        }
+        self.run(storage, expr, &ast, start_ms, end_ms, step_ms)
     }
+
+    fn run(
+        &self,
+        storage: &dyn Queryable,
+        query: &str,
+        ast: &Expr,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryResult, PromqlError> {
+        let started = Instant::now();
+        let durations = DurationContext { step_ms, range_ms: end_ms - start_ms };
+        let (mint, maxt) =
+            time_bounds(ast, start_ms, end_ms, self.options.lookback_delta_ms, &durations);
+        let querier = storage.querier(mint, maxt)?;
+        let ctx = QueryContext {
+            querier: querier.as_ref(),
+            query,
+            lookback_ms: self.options.lookback_delta_ms,
+            default_subquery_step_ms: self.options.default_subquery_step_ms,
+            max_samples: self.options.max_samples,
+            deadline: started.checked_add(self.options.timeout),
+            durations,
+            query_start_ms: start_ms,
+            query_end_ms: end_ms,
+            annotations: RefCell::new(eval::Annotations::default()),
+            samples_loaded: RefCell::new(0),
+        };
+        let ev = Evaluator::new(&ctx, start_ms, end_ms, if step_ms == 0 { 1 } else { step_ms });
+        let value = ev.eval(ast)?;
+        let instant = step_ms == 0;
+        let value = match value {
+            EvalValue::Scalar(v) if instant => Value::Scalar { t_ms: start_ms, value: v[0] },
+            EvalValue::Scalar(v) => Value::Matrix(vec![RangeSeries {
+                labels: Labels::empty(),
+                samples: v
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &x)| promethium_engine::model::Sample::new(ev.step_ts(i), x))
+                    .collect(),
+            }]),
+            EvalValue::String(s) => Value::String { t_ms: start_ms, value: s },
+            EvalValue::Vector(series) if instant => {
+                let mut out: Vec<VectorSample> = series
+                    .into_iter()
+                    .flat_map(|s| {
+                        let labels =
+                            if s.drop_name { drop_metric_name(&s.labels) } else { s.labels };
+                        s.points.into_iter().map(move |p| VectorSample {
+                            labels: labels.clone(),
+                            t_ms: p.t_ms,
+                            value: p.value,
+                        })
+                    })
+                    .collect();
+                let mut seen = std::collections::HashSet::with_capacity(out.len());
+                for s in &out {
+                    if !seen.insert(s.labels.clone()) {
+                        return Err(same_labelset());
+                    }
+                }
+                out.shrink_to_fit();
+                Value::Vector(out)
+            }
+            EvalValue::Vector(series) | EvalValue::Matrix(series) => {
+                let renamed = series
+                    .into_iter()
+                    .map(|mut s| {
+                        if s.drop_name {
+                            s.labels = drop_metric_name(&s.labels);
+                            s.drop_name = false;
+                        }
+                        s
+                    })
+                    .collect();
+                let mut merged = merge_same_labels(renamed)?;
+                merged.retain(|s| !s.points.is_empty());
+                merged.sort_by(|a, b| a.labels.cmp(&b.labels));
+                Value::Matrix(
+                    merged
+                        .into_iter()
+                        .map(|s| RangeSeries { labels: s.labels, samples: s.points })
+                        .collect(),
+                )
+            }
+        };
+        let annotations = ctx.annotations.into_inner();
+        Ok(QueryResult {
+            value,
+            warnings: annotations.warnings,
+            infos: annotations.infos,
+            samples_loaded: ctx.samples_loaded.into_inner(),
+        })
+    }
+}
+
+/// The time range the querier must cover: every selector's window, shifted
+/// by offsets and `@`, through nested subqueries.
+fn time_bounds(
+    expr: &Expr,
+    start_ms: i64,
+    end_ms: i64,
+    lookback_ms: i64,
+    d: &DurationContext,
+) -> (i64, i64) {
+    fn at_ms(at: Option<AtModifier>, q: (i64, i64)) -> Option<i64> {
+        at.map(|a| match a {
+            AtModifier::Timestamp(t) => t,
+            AtModifier::Start => q.0,
+            AtModifier::End => q.1,
+        })
+    }
+    fn walk(
+        e: &Expr,
+        s: i64,
+        en: i64,
+        q: (i64, i64),
+        lookback: i64,
+        d: &DurationContext,
+        b: &mut (i64, i64),
+    ) {
+        let off = |o: &Option<parser::ast::DurationArg>| {
+            o.as_ref().and_then(|o| o.resolve(d, true).ok()).unwrap_or(0)
+        };
+        match e {
+            Expr::VectorSelector(vs) => {
+                let o = off(&vs.offset);
+                let (a, z) = at_ms(vs.at, q).map_or((s, en), |t| (t, t));
+                b.0 = b.0.min(a - o - lookback);
+                b.1 = b.1.max(z - o);
+            }
+            Expr::MatrixSelector(ms) => {
+                let vs = &ms.vector_selector;
+                let o = off(&vs.offset);
+                let r = ms.range.resolve(d, false).unwrap_or(0);
+                let (a, z) = at_ms(vs.at, q).map_or((s, en), |t| (t, t));
+                b.0 = b.0.min(a - o - r);
+                b.1 = b.1.max(z - o);
+            }
+            Expr::Subquery(sq) => {
+                let o = off(&sq.offset);
+                let r = sq.range.resolve(d, false).unwrap_or(0);
+                let (a, z) = at_ms(sq.at, q).map_or((s, en), |t| (t, t));
+                walk(&sq.expr, a - o - r, z - o, q, lookback, d, b);
+            }
+            other => {
+                for c in other.children() {
+                    walk(c, s, en, q, lookback, d, b);
+                }
+            }
+        }
+    }
+    let mut b = (i64::MAX, i64::MIN);
+    walk(expr, start_ms, end_ms, (start_ms, end_ms), lookback_ms, d, &mut b);
+    if b.0 > b.1 {
+        return (start_ms, end_ms);
+    }
+    b
 }

@@ -1,0 +1,126 @@
+//! Vector and matrix selectors: one select per selector for the whole
+//! query range, then cursors over each series' samples.
+
+use promethium_engine::SelectHints;
+use promethium_engine::model::{Labels, Sample, is_stale_nan};
+
+use super::{EvalSeries, Evaluator};
+use crate::PromqlError;
+use crate::parser::ast::{MatrixSelector, VectorSelector};
+
+/// The samples of one selected series inside the needed time range.
+pub(crate) struct LoadedSeries {
+    pub(crate) labels: Labels,
+    pub(crate) samples: Vec<Sample>,
+}
+
+impl Evaluator<'_, '_> {
+    /// Selects the series of `vs` and reads their samples with
+    /// `mint <= t <= maxt`, dropping staleness markers when `drop_stale`.
+    pub(crate) fn load_series(
+        &self,
+        vs: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+        range_ms: i64,
+        func: Option<&str>,
+        drop_stale: bool,
+    ) -> Result<Vec<LoadedSeries>, PromqlError> {
+        let hints = SelectHints {
+            start_ms: mint,
+            end_ms: maxt,
+            step_ms: if self.start_ms == self.end_ms { 0 } else { self.interval_ms },
+            range_ms,
+            func: func.map(str::to_owned),
+        };
+        let set = self.ctx.querier.select(&vs.matchers, Some(&hints))?;
+        let mut out = Vec::with_capacity(set.len());
+        let mut total = 0usize;
+        for series in &set {
+            let mut it = series.iter();
+            it.seek(mint);
+            let mut samples = Vec::new();
+            while let Some(s) = it.next() {
+                if s.t_ms > maxt {
+                    break;
+                }
+                if s.t_ms < mint || (drop_stale && is_stale_nan(s.value)) {
+                    continue;
+                }
+                samples.push(s);
+            }
+            total += samples.len();
+            if !samples.is_empty() {
+                out.push(LoadedSeries { labels: series.labels().clone(), samples });
+            }
+            if total % 4096 == 0 {
+                self.ctx.check_deadline("query execution")?;
+            }
+        }
+        self.ctx.count_loaded(total);
+        self.ctx.hold_samples(total)?;
+        Ok(out)
+    }
+
+    /// An instant vector selector at every step: the newest sample in the
+    /// left-open lookback window `(ref - lookback, ref]`, unless it is a
+    /// staleness marker. With `timestamps`, the value is the sample's
+    /// timestamp in seconds (the `timestamp()` function).
+    pub(crate) fn eval_vector_selector(
+        &self,
+        vs: &VectorSelector,
+        timestamps: bool,
+    ) -> Result<Vec<EvalSeries>, PromqlError> {
+        let offset = self.offset(vs.offset.as_ref())?;
+        let at = self.at_time(vs.at);
+        let lookback = self.ctx.lookback_ms;
+        let (first_ref, last_ref) = match at {
+            Some(a) => (a - offset, a - offset),
+            None => (self.start_ms - offset, self.end_ms - offset),
+        };
+        let loaded = self.load_series(vs, first_ref - lookback + 1, last_ref, 0, None, false)?;
+        let steps = self.steps();
+        let mut out = Vec::with_capacity(loaded.len());
+        let mut held = 0usize;
+        for series in loaded {
+            let samples = &series.samples;
+            let mut points = Vec::new();
+            let mut j = 0;
+            for i in 0..steps {
+                let t = self.step_ts(i);
+                let reference = at.unwrap_or(t) - offset;
+                while j < samples.len() && samples[j].t_ms <= reference {
+                    j += 1;
+                }
+                if j == 0 {
+                    continue;
+                }
+                let s = samples[j - 1];
+                if s.t_ms > reference - lookback && !is_stale_nan(s.value) {
+                    let value = if timestamps { s.t_ms as f64 / 1000.0 } else { s.value };
+                    points.push(Sample::new(t, value));
+                }
+            }
+            held += points.len();
+            if !points.is_empty() {
+                out.push(EvalSeries::new(series.labels, false, points));
+            }
+        }
+        self.ctx.hold_samples(held)?;
+        Ok(out)
+    }
+
+    /// A range selector as a result value (instant queries only): the raw
+    /// samples in `(ref - range, ref]`, staleness markers excluded.
+    pub(crate) fn eval_matrix_selector_raw(
+        &self,
+        ms: &MatrixSelector,
+    ) -> Result<Vec<EvalSeries>, PromqlError> {
+        let vs = &ms.vector_selector;
+        let offset = self.offset(vs.offset.as_ref())?;
+        let range = self.duration(&ms.range, false)?;
+        let reference = self.at_time(vs.at).unwrap_or(self.start_ms) - offset;
+        let loaded = self.load_series(vs, reference - range + 1, reference, range, None, true)?;
+        Ok(loaded.into_iter().map(|s| EvalSeries::new(s.labels, false, s.samples)).collect())
+    }
+}
