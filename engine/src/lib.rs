@@ -26,13 +26,16 @@
 
 pub mod append;
 pub mod chunk;
+pub mod db;
 pub mod error;
+pub mod head;
 pub mod memory;
 pub mod model;
 pub mod query;
 pub mod wal;
 
 pub use append::{AppendOptions, Appendable, Appender};
+pub use db::{Db, DbOptions};
 pub use error::{AppendError, CommitError, QueryError};
 pub use memory::MemStorage;
 pub use query::{Querier, Queryable, SampleIterator, SelectHints, Series, SeriesSet, SliceIterator};

@@ -1,0 +1,193 @@
+//! [`HeadAppender`]: a batch of samples for the head.
+//!
+//! Appends are checked at once (order against the series' committed samples
+//! and the batch's own earlier samples) so the caller gets a typed error per
+//! sample; nothing is visible until commit. The batch keeps each sample as a
+//! WAL-ready [`RefSample`] beside a handle to its series, so commit neither
+//! looks series up again nor re-encodes anything for the log.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::Head;
+use super::series::MemSeries;
+use crate::append::{AppendOptions, Appender};
+use crate::error::{AppendError, CommitError};
+use crate::model::{Labels, SeriesRef};
+use crate::wal::{RefSample, SeriesRecord};
+
+/// A batch of appends to the head.
+pub struct HeadAppender<'a> {
+    head: &'a Head,
+    id: u64,
+    samples: Vec<RefSample>,
+    series: Vec<Arc<MemSeries>>,
+}
+
+impl<'a> HeadAppender<'a> {
+    pub(super) fn new(head: &'a Head, id: u64) -> Self {
+        HeadAppender { head, id, samples: Vec::new(), series: Vec::new() }
+    }
+
+    /// Appends a sample; see [`Appender::append_with`].
+    #[inline]
+    pub fn append(
+        &mut self,
+        series_ref: Option<SeriesRef>,
+        labels: &Labels,
+        t_ms: i64,
+        value: f64,
+    ) -> Result<SeriesRef, AppendError> {
+        let series = match series_ref.and_then(|r| self.head.series.get_by_ref(r)) {
+            Some(s) => s,
+            None => self.lookup_or_create(labels)?,
+        };
+        let v_bits = value.to_bits();
+        {
+            let mut st = series.state.lock();
+            let last = if st.batch_id == self.id {
+                Some((st.batch_last_t, st.batch_last_v))
+            } else {
+                st.last_sample()
+            };
+            if let Some((last_t, last_v)) = last {
+                if t_ms < last_t {
+                    return Err(AppendError::OutOfOrder);
+                }
+                if t_ms == last_t {
+                    return if last_v == v_bits { Ok(series.series_ref) } else { Err(AppendError::DuplicateTimestamp) };
+                }
+            }
+            st.batch_id = self.id;
+            st.batch_last_t = t_ms;
+            st.batch_last_v = v_bits;
+        }
+        let r = series.series_ref;
+        self.samples.push(RefSample { series_ref: r, t_ms, value });
+        self.series.push(series);
+        Ok(r)
+    }
+
+    #[cold]
+    fn lookup_or_create(&self, labels: &Labels) -> Result<Arc<MemSeries>, AppendError> {
+        if labels.is_empty() {
+            return Err(AppendError::EmptyLabels);
+        }
+        let mut prev: Option<&str> = None;
+        for l in labels {
+            if prev == Some(l.name) {
+                return Err(AppendError::DuplicateLabelName(l.name.to_owned()));
+            }
+            prev = Some(l.name);
+        }
+        Ok(self.head.series.get_or_create(labels, None).0)
+    }
+
+    /// Number of samples in the batch.
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// Commits the batch: `log` gets the series first seen in this commit
+    /// and every sample, and must make them durable; only if it returns Ok
+    /// are the samples applied to the head (and so visible).
+    pub fn commit_with(
+        mut self,
+        log: impl FnOnce(&[SeriesRecord], &[RefSample]) -> Result<(), CommitError>,
+    ) -> Result<(), CommitError> {
+        let mut new_series: Vec<SeriesRecord> = Vec::new();
+        let mut newly_logged: Vec<&Arc<MemSeries>> = Vec::new();
+        for s in &self.series {
+            // A cheap load first: after warm-up every series is logged.
+            if !s.logged.load(Ordering::Acquire) && !s.logged.swap(true, Ordering::AcqRel) {
+                new_series.push(SeriesRecord { series_ref: s.series_ref, labels: s.labels.clone() });
+                newly_logged.push(s);
+            }
+        }
+        if let Err(e) = log(&new_series, &self.samples) {
+            // Not logged after all: a later commit must log these series.
+            for s in newly_logged {
+                s.logged.store(false, Ordering::Release);
+            }
+            return Err(e);
+        }
+        if !newly_logged.is_empty() {
+            let mut index = self.head.index.write();
+            for s in newly_logged {
+                index.add(s.series_ref.0, &s.labels);
+            }
+        }
+        let (mut min_t, mut max_t) = (i64::MAX, i64::MIN);
+        let mut dropped = 0u64;
+        for (s, rs) in self.series.iter().zip(&self.samples) {
+            let mut st = s.state.lock();
+            if st.batch_id == self.id {
+                st.batch_id = 0;
+            }
+            match st.last_sample() {
+                // A concurrent batch committed a newer sample first.
+                Some((last, _)) if rs.t_ms <= last => dropped += 1,
+                _ => {
+                    self.head.append_to_chunk(s, &mut st, rs.t_ms, rs.value);
+                    min_t = min_t.min(rs.t_ms);
+                    max_t = max_t.max(rs.t_ms);
+                }
+            }
+        }
+        self.head.note_time_range(min_t, max_t);
+        let applied = self.samples.len() as u64 - dropped;
+        self.head.samples_appended.fetch_add(applied, Ordering::Relaxed);
+        if dropped > 0 {
+            self.head.out_of_order_at_commit.fetch_add(dropped, Ordering::Relaxed);
+        }
+        self.samples.clear();
+        self.series.clear();
+        Ok(())
+    }
+
+    fn release(&mut self) {
+        for s in &self.series {
+            let mut st = s.state.lock();
+            if st.batch_id == self.id {
+                st.batch_id = 0;
+            }
+        }
+        self.series.clear();
+        self.samples.clear();
+    }
+}
+
+impl Drop for HeadAppender<'_> {
+    fn drop(&mut self) {
+        if !self.series.is_empty() {
+            self.release();
+        }
+    }
+}
+
+/// The head on its own, without a WAL (tests, benchmarks).
+impl Appender for HeadAppender<'_> {
+    fn append_with(
+        &mut self,
+        series: Option<SeriesRef>,
+        labels: &Labels,
+        t_ms: i64,
+        value: f64,
+        _options: &AppendOptions<'_>,
+    ) -> Result<SeriesRef, AppendError> {
+        self.append(series, labels, t_ms, value)
+    }
+
+    fn commit(self: Box<Self>) -> Result<(), CommitError> {
+        (*self).commit_with(|_, _| Ok(()))
+    }
+
+    fn rollback(mut self: Box<Self>) {
+        self.release();
+    }
+}

@@ -1,0 +1,258 @@
+//! The head's inverted index: label name → value → sorted series refs.
+//!
+//! [`MemPostings::postings_for_matchers`] answers a selector the way
+//! Prometheus' `PostingsForMatchers` does: a matcher that rejects the empty
+//! value (`foo="bar"`, `foo!=""`, `foo=~".+"`) contributes the union of the
+//! postings of the values it accepts, and those are intersected; a matcher
+//! that accepts the empty value (`foo=""`, `foo!="bar"`, `foo!~"b.*"`) also
+//! accepts every series without `foo`, so it is applied by subtracting the
+//! postings of the values it rejects. If no matcher rejects the empty value,
+//! the subtraction starts from all series. `foo=~".*"` matches everything
+//! and is skipped.
+//!
+//! Invariant: every postings list is sorted ascending and free of duplicates.
+
+use std::collections::HashMap;
+
+use crate::model::{Labels, MatchType, Matcher};
+
+/// Label name → value → postings, plus the list of every series.
+#[derive(Debug, Default)]
+pub struct MemPostings {
+    names: HashMap<Box<str>, HashMap<Box<str>, Vec<u64>>>,
+    all: Vec<u64>,
+}
+
+impl MemPostings {
+    /// Adds a series under each of its labels.
+    pub fn add(&mut self, series_ref: u64, labels: &Labels) {
+        insert_sorted(&mut self.all, series_ref);
+        for l in labels {
+            let values = match self.names.get_mut(l.name) {
+                Some(v) => v,
+                None => self.names.entry(l.name.into()).or_default(),
+            };
+            let list = match values.get_mut(l.value) {
+                Some(list) => list,
+                None => values.entry(l.value.into()).or_default(),
+            };
+            insert_sorted(list, series_ref);
+        }
+    }
+
+    /// Removes a series from every list it is in.
+    pub fn remove(&mut self, series_ref: u64, labels: &Labels) {
+        remove_sorted(&mut self.all, series_ref);
+        for l in labels {
+            let Some(values) = self.names.get_mut(l.name) else { continue };
+            if let Some(list) = values.get_mut(l.value) {
+                remove_sorted(list, series_ref);
+                if list.is_empty() {
+                    values.remove(l.value);
+                }
+            }
+            if values.is_empty() {
+                self.names.remove(l.name);
+            }
+        }
+    }
+
+    /// Every indexed series.
+    pub fn all(&self) -> &[u64] {
+        &self.all
+    }
+
+    /// Number of indexed series.
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    /// Whether no series is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    /// Label names in use, sorted.
+    pub fn label_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.names.keys().map(|k| k.to_string()).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Values of `name` in use, sorted.
+    pub fn label_values(&self, name: &str) -> Vec<String> {
+        let mut v: Vec<String> =
+            self.names.get(name).map(|vals| vals.keys().map(|k| k.to_string()).collect()).unwrap_or_default();
+        v.sort_unstable();
+        v
+    }
+
+    /// Refs of the series matching every matcher, sorted.
+    pub fn postings_for_matchers(&self, matchers: &[Matcher]) -> Vec<u64> {
+        let mut intersect: Vec<Vec<u64>> = Vec::new();
+        let mut subtract: Vec<Vec<u64>> = Vec::new();
+        for m in matchers {
+            if matches!(m.kind, MatchType::Regex) && m.value == ".*" {
+                continue;
+            }
+            if m.matches_empty() {
+                subtract.push(self.union_where(&m.name, |v| !m.matches(v)));
+            } else if m.kind == MatchType::Equal {
+                let list = self.names.get(m.name.as_str()).and_then(|vals| vals.get(m.value.as_str()));
+                intersect.push(list.cloned().unwrap_or_default());
+            } else {
+                intersect.push(self.union_where(&m.name, |v| m.matches(v)));
+            }
+        }
+        let mut result = if intersect.is_empty() {
+            self.all.clone()
+        } else {
+            intersect.sort_by_key(Vec::len);
+            let mut lists = intersect.into_iter();
+            let first = lists.next().expect("not empty");
+            lists.fold(first, |acc, l| intersect_sorted(&acc, &l))
+        };
+        for s in &subtract {
+            if result.is_empty() {
+                break;
+            }
+            result = subtract_sorted(&result, s);
+        }
+        result
+    }
+
+    /// The union of the postings of `name`'s values accepted by `keep`.
+    fn union_where(&self, name: &str, keep: impl Fn(&str) -> bool) -> Vec<u64> {
+        let Some(values) = self.names.get(name) else { return Vec::new() };
+        let mut lists: Vec<&Vec<u64>> = values.iter().filter(|(v, _)| keep(v)).map(|(_, l)| l).collect();
+        match lists.len() {
+            0 => Vec::new(),
+            1 => lists.pop().expect("one").clone(),
+            _ => {
+                let mut out: Vec<u64> = lists.iter().flat_map(|l| l.iter().copied()).collect();
+                out.sort_unstable();
+                out.dedup();
+                out
+            }
+        }
+    }
+
+    /// Heap bytes used by postings lists (not counting label strings).
+    pub fn postings_heap_bytes(&self) -> usize {
+        let lists: usize =
+            self.names.values().flat_map(|vals| vals.values()).map(|l| l.capacity() * 8 + 24 + 16).sum();
+        lists + self.all.capacity() * 8
+    }
+}
+
+fn insert_sorted(list: &mut Vec<u64>, r: u64) {
+    // Refs are handed out in increasing order, so this is nearly always a push.
+    match list.last() {
+        None => list.push(r),
+        Some(&last) if last < r => list.push(r),
+        _ => {
+            if let Err(i) = list.binary_search(&r) {
+                list.insert(i, r);
+            }
+        }
+    }
+}
+
+fn remove_sorted(list: &mut Vec<u64>, r: u64) {
+    if let Ok(i) = list.binary_search(&r) {
+        list.remove(i);
+    }
+}
+
+/// Intersection of two sorted lists.
+pub fn intersect_sorted(a: &[u64], b: &[u64]) -> Vec<u64> {
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let mut out = Vec::with_capacity(small.len());
+    let mut rest = large;
+    for &x in small {
+        // Galloping would help for very skewed sizes; a binary search per
+        // element of the smaller list is already O(small · log large).
+        match rest.binary_search(&x) {
+            Ok(i) => {
+                out.push(x);
+                rest = &rest[i + 1..];
+            }
+            Err(i) => rest = &rest[i..],
+        }
+        if rest.is_empty() {
+            break;
+        }
+    }
+    out
+}
+
+/// The elements of sorted `a` not in sorted `b`.
+pub fn subtract_sorted(a: &[u64], b: &[u64]) -> Vec<u64> {
+    let mut out = Vec::with_capacity(a.len());
+    let mut j = 0;
+    for &x in a {
+        while j < b.len() && b[j] < x {
+            j += 1;
+        }
+        if j >= b.len() || b[j] != x {
+            out.push(x);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::matches_all;
+    use proptest::prelude::*;
+
+    fn index(series: &[Labels]) -> MemPostings {
+        let mut p = MemPostings::default();
+        for (i, l) in series.iter().enumerate() {
+            p.add(i as u64, l);
+        }
+        p
+    }
+
+    fn labels_strategy() -> impl Strategy<Value = Labels> {
+        proptest::collection::vec((prop::sample::select(vec!["a", "b", "c"]), prop::sample::select(vec!["", "x", "y", "xy"])), 0..4)
+            .prop_map(Labels::new)
+    }
+
+    fn matcher_strategy() -> impl Strategy<Value = Matcher> {
+        let kind = prop::sample::select(vec![MatchType::Equal, MatchType::NotEqual, MatchType::Regex, MatchType::NotRegex]);
+        let name = prop::sample::select(vec!["a", "b", "c", "d"]);
+        let value = prop::sample::select(vec!["", "x", "y", ".*", ".+", "x.*", "x|", "y|xy"]);
+        (kind, name, value).prop_map(|(k, n, v)| Matcher::new(k, n, v).unwrap())
+    }
+
+    proptest! {
+        #[test]
+        fn postings_agree_with_matching_each_series(
+            series in proptest::collection::vec(labels_strategy(), 0..30),
+            matchers in proptest::collection::vec(matcher_strategy(), 0..4),
+        ) {
+            let p = index(&series);
+            let got = p.postings_for_matchers(&matchers);
+            let want: Vec<u64> = series
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| matches_all(&matchers, l))
+                .map(|(i, _)| i as u64)
+                .collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn removal_keeps_lists_and_names_tidy() {
+        let a = Labels::new([("job", "x"), ("i", "1")]);
+        let b = Labels::new([("job", "x"), ("i", "2")]);
+        let mut p = index(&[a.clone(), b]);
+        p.remove(0, &a);
+        assert_eq!(p.label_values("i"), ["2"]);
+        assert_eq!(p.postings_for_matchers(&[Matcher::equal("job", "x")]), [1]);
+        assert_eq!(p.all(), [1]);
+    }
+}

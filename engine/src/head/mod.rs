@@ -1,0 +1,302 @@
+//! The head: the in-memory part of the database holding recent samples.
+//!
+//! Each series ([`MemSeries`]) keeps one open Gorilla chunk. After
+//! [`HeadOptions::samples_per_chunk`] samples, or when a sample crosses a
+//! multiple of [`HeadOptions::chunk_range_ms`] (so that no chunk straddles a
+//! future block boundary), the open chunk is cut: its bytes go to a head
+//! chunk file ([`chunks`]) and the series keeps 24 bytes of metadata.
+//! [`index::MemPostings`] maps label pairs to series for queries.
+//!
+//! The head knows nothing of the WAL: [`HeadAppender::commit_with`] takes
+//! the logging step as a closure, which the `Db` fills with its WAL, so the
+//! head can be tested (and benchmarked) on its own.
+//!
+//! Invariant: samples become visible to queriers only at commit, after the
+//! commit's log step returned Ok.
+//!
+//! Invariant: a series enters the index at the commit that first logs it,
+//! so the index holds exactly the series that had a committed sample.
+
+pub mod append;
+pub mod chunks;
+pub mod index;
+pub mod read;
+pub mod series;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use parking_lot::RwLock;
+
+pub use append::HeadAppender;
+pub use chunks::{ChunkBytes, ChunkDiskMapper, ChunkReadError, HeadChunkRef, MappedChunk};
+pub use index::MemPostings;
+pub use read::HeadQuerier;
+pub use series::{MemSeries, SeriesMap, SeriesState};
+
+use crate::model::{Labels, SeriesRef};
+
+/// Directory under the data directory that holds head chunk files.
+pub const CHUNKS_HEAD_DIR: &str = "chunks_head";
+
+/// Head settings.
+#[derive(Debug, Clone)]
+pub struct HeadOptions {
+    /// Samples after which the open chunk is cut (120, as Prometheus).
+    pub samples_per_chunk: u16,
+    /// Chunks never straddle a multiple of this (the 2 h block range).
+    pub chunk_range_ms: i64,
+    /// Size of one head chunk file (128 MiB).
+    pub chunk_segment_bytes: u64,
+}
+
+impl Default for HeadOptions {
+    fn default() -> Self {
+        HeadOptions { samples_per_chunk: 120, chunk_range_ms: 2 * 3600 * 1000, chunk_segment_bytes: 128 << 20 }
+    }
+}
+
+/// Figures about the head, for `/metrics` (`prometheus_tsdb_head_*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeadStats {
+    /// Live series (`prometheus_tsdb_head_series`).
+    pub num_series: u64,
+    /// Oldest sample time, `None` while empty (`prometheus_tsdb_head_min_time`).
+    pub min_t_ms: Option<i64>,
+    /// Newest sample time, `None` while empty (`prometheus_tsdb_head_max_time`).
+    pub max_t_ms: Option<i64>,
+    /// Chunks cut to head chunk files since start (`prometheus_tsdb_head_chunks_created_total`).
+    pub chunks_created: u64,
+    /// Samples committed (`prometheus_tsdb_head_samples_appended_total`).
+    pub samples_appended: u64,
+    /// Samples dropped at commit because a concurrent batch had committed a
+    /// newer one to the same series first
+    /// (`prometheus_tsdb_out_of_order_samples_total`).
+    pub out_of_order_at_commit: u64,
+    /// Chunk cuts that failed to write (the chunk stays open in memory).
+    pub chunk_write_errors: u64,
+    /// Live head chunk files.
+    pub chunk_segments: u64,
+}
+
+/// The in-memory head.
+pub struct Head {
+    opts: HeadOptions,
+    pub(crate) series: SeriesMap,
+    pub(crate) index: RwLock<MemPostings>,
+    pub(crate) chunks: ChunkDiskMapper,
+    min_t: AtomicI64,
+    max_t: AtomicI64,
+    next_batch_id: AtomicU64,
+    chunks_created: AtomicU64,
+    samples_appended: AtomicU64,
+    out_of_order_at_commit: AtomicU64,
+    chunk_write_errors: AtomicU64,
+}
+
+impl Head {
+    /// Opens a head whose chunk files live in `chunks_dir` (emptied first).
+    pub fn open(chunks_dir: &Path, opts: HeadOptions) -> std::io::Result<Head> {
+        let chunks = ChunkDiskMapper::open(chunks_dir, opts.chunk_segment_bytes)?;
+        Ok(Head {
+            opts: HeadOptions { samples_per_chunk: opts.samples_per_chunk.max(1), ..opts },
+            series: SeriesMap::default(),
+            index: RwLock::new(MemPostings::default()),
+            chunks,
+            min_t: AtomicI64::new(i64::MAX),
+            max_t: AtomicI64::new(i64::MIN),
+            next_batch_id: AtomicU64::new(1),
+            chunks_created: AtomicU64::new(0),
+            samples_appended: AtomicU64::new(0),
+            out_of_order_at_commit: AtomicU64::new(0),
+            chunk_write_errors: AtomicU64::new(0),
+        })
+    }
+
+    /// A new batch.
+    pub fn appender(&self) -> HeadAppender<'_> {
+        HeadAppender::new(self, self.next_batch_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Oldest and newest sample time, if the head holds any sample.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let (min, max) = (self.min_t.load(Ordering::Acquire), self.max_t.load(Ordering::Acquire));
+        (min <= max).then_some((min, max))
+    }
+
+    pub(crate) fn note_time_range(&self, min: i64, max: i64) {
+        if min <= max {
+            self.min_t.fetch_min(min, Ordering::AcqRel);
+            self.max_t.fetch_max(max, Ordering::AcqRel);
+        }
+    }
+
+    /// Figures for `/metrics`.
+    pub fn stats(&self) -> HeadStats {
+        let range = self.time_range();
+        HeadStats {
+            num_series: self.series.len() as u64,
+            min_t_ms: range.map(|r| r.0),
+            max_t_ms: range.map(|r| r.1),
+            chunks_created: self.chunks_created.load(Ordering::Relaxed),
+            samples_appended: self.samples_appended.load(Ordering::Relaxed),
+            out_of_order_at_commit: self.out_of_order_at_commit.load(Ordering::Relaxed),
+            chunk_write_errors: self.chunk_write_errors.load(Ordering::Relaxed),
+            chunk_segments: self.chunks.num_segments() as u64,
+        }
+    }
+
+    /// Recreates a series with its original reference (WAL replay): it is
+    /// marked logged and indexed at once.
+    pub fn replay_series(&self, series_ref: SeriesRef, labels: &Labels) {
+        let (series, created) = self.series.get_or_create(labels, Some(series_ref));
+        if created && !series.logged.swap(true, Ordering::AcqRel) {
+            self.index.write().add(series.series_ref.0, &series.labels);
+        }
+    }
+
+    /// Appends one replayed sample by reference, skipping (and returning
+    /// false for) samples of unknown series or out of order.
+    pub fn replay_sample(&self, series_ref: SeriesRef, t_ms: i64, value: f64) -> bool {
+        let Some(series) = self.series.get_by_ref(series_ref) else { return false };
+        let mut st = series.state.lock();
+        if st.last_sample().is_some_and(|(last, _)| t_ms <= last) {
+            return false;
+        }
+        self.append_to_chunk(&series, &mut st, t_ms, value);
+        drop(st);
+        self.samples_appended.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Appends a sample already checked to be newer than the series' last.
+    #[inline]
+    pub(crate) fn append_to_chunk(&self, series: &MemSeries, st: &mut SeriesState, t_ms: i64, value: f64) {
+        let n = st.head.num_samples();
+        if n == 0 {
+            st.head_min_t = t_ms;
+            st.head_cut_t = self.cut_time_after(t_ms);
+        } else if n >= self.opts.samples_per_chunk || t_ms >= st.head_cut_t {
+            self.cut_chunk(series, st);
+            if st.head.num_samples() == 0 {
+                st.head_min_t = t_ms;
+                st.head_cut_t = self.cut_time_after(t_ms);
+            } else if st.head.num_samples() == u16::MAX {
+                // The chunk files keep failing and the open chunk is as large as
+                // its header can count: this sample cannot be kept.
+                self.chunk_write_errors.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        st.head.append(t_ms, value);
+    }
+
+    fn cut_time_after(&self, t_ms: i64) -> i64 {
+        let range = self.opts.chunk_range_ms.max(1);
+        t_ms.div_euclid(range).saturating_add(1).saturating_mul(range)
+    }
+
+    /// Moves the open chunk to a head chunk file. On a write error the chunk
+    /// stays open (nothing is lost; the WAL holds it anyway) and the error
+    /// is counted and logged.
+    #[cold]
+    fn cut_chunk(&self, series: &MemSeries, st: &mut SeriesState) {
+        let (min_t, max_t) = (st.head_min_t, st.head.last_t());
+        let head = &st.head;
+        match self.chunks.write_chunk(series.series_ref.0, min_t, max_t, head.len_bytes(), |b| head.copy_to(b)) {
+            Ok(chunk_ref) => {
+                st.mapped.push(MappedChunk { chunk_ref, min_t_ms: min_t, max_t_ms: max_t });
+                st.head.reset();
+                self.chunks_created.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                if self.chunk_write_errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                    tracing::error!(error = %e, "writing a head chunk failed; keeping chunks in memory");
+                }
+            }
+        }
+    }
+
+    /// The chunks of series `r` that overlap `[min_t_ms, max_t_ms]`, oldest
+    /// first, as `(min_t, max_t, bytes)`: what a querier iterates and what a
+    /// block writer will copy out. `None` if the series is not live.
+    pub fn series_chunks(
+        &self,
+        r: SeriesRef,
+        min_t_ms: i64,
+        max_t_ms: i64,
+    ) -> Option<Result<(Labels, Vec<(i64, i64, ChunkBytes)>), ChunkReadError>> {
+        let series = self.series.get_by_ref(r)?;
+        Some(self.chunks_of(&series, min_t_ms, max_t_ms).map(|c| (series.labels.clone(), c)))
+    }
+
+    pub(crate) fn chunks_of(
+        &self,
+        series: &MemSeries,
+        min_t_ms: i64,
+        max_t_ms: i64,
+    ) -> Result<Vec<(i64, i64, ChunkBytes)>, ChunkReadError> {
+        let (mapped, open) = {
+            let st = series.state.lock();
+            let mapped: Vec<MappedChunk> =
+                st.mapped.iter().filter(|c| c.max_t_ms >= min_t_ms && c.min_t_ms <= max_t_ms).copied().collect();
+            let open = (st.head.num_samples() > 0 && st.head.last_t() >= min_t_ms && st.head_min_t <= max_t_ms)
+                .then(|| (st.head_min_t, st.head.last_t(), ChunkBytes::Owned(st.head.to_bytes().into())));
+            (mapped, open)
+        };
+        let mut out = Vec::with_capacity(mapped.len() + 1);
+        for c in mapped {
+            out.push((c.min_t_ms, c.max_t_ms, self.chunks.read(c.chunk_ref)?));
+        }
+        out.extend(open);
+        Ok(out)
+    }
+
+    /// Drops data older than `min_t_ms` (once blocks hold it): cut chunks
+    /// ending before it, then series left without samples, then head chunk
+    /// files holding only dropped chunks. Open chunks are kept whole unless
+    /// their series has nothing at or after `min_t_ms`.
+    pub fn truncate_before(&self, min_t_ms: i64) -> std::io::Result<()> {
+        let mut gone = Vec::new();
+        for series in self.series.all() {
+            let mut st = series.state.lock();
+            st.mapped.retain(|c| c.max_t_ms >= min_t_ms);
+            let empty = st.mapped.is_empty() && st.head.num_samples() == 0;
+            let stale = st.mapped.is_empty() && st.head.num_samples() > 0 && st.head.last_t() < min_t_ms;
+            if (empty || stale) && st.batch_id == 0 {
+                gone.push(Arc::clone(&series));
+            }
+        }
+        for series in &gone {
+            if series.logged.load(Ordering::Acquire) {
+                self.index.write().remove(series.series_ref.0, &series.labels);
+            }
+            self.series.remove(series);
+        }
+        // Recompute the time range from what is left.
+        let (mut min, mut max) = (i64::MAX, i64::MIN);
+        for series in self.series.all() {
+            if let Some((a, b)) = series.state.lock().time_range() {
+                min = min.min(a);
+                max = max.max(b);
+            }
+        }
+        self.min_t.store(min, Ordering::Release);
+        self.max_t.store(max, Ordering::Release);
+        self.chunks.truncate_before(min_t_ms)?;
+        Ok(())
+    }
+
+    /// Flushes and seals the head chunk files.
+    pub fn close(&self) -> std::io::Result<()> {
+        self.chunks.close()
+    }
+
+    /// Heap bytes used per series by the head's own structures, excluding
+    /// label strings and the chunk files: an estimate the memory
+    /// measurement cross-checks.
+    pub fn postings_heap_bytes(&self) -> usize {
+        self.index.read().postings_heap_bytes()
+    }
+}
