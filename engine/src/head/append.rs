@@ -38,9 +38,15 @@ impl<'a> HeadAppender<'a> {
         t_ms: i64,
         value: f64,
     ) -> Result<SeriesRef, AppendError> {
+        // A cached ref is trusted when the caller passes no labels; otherwise
+        // it must name the same label set. That check is a pointer comparison
+        // when the caller's labels are the clone the series was created from
+        // (what a scrape cache holds) and a short memcmp otherwise, never a
+        // hash, and it keeps a ref cached across a restart of the database
+        // (where unlogged refs are handed out again) from hitting the wrong series.
         let series = match series_ref.and_then(|r| self.head.series.get_by_ref(r)) {
-            Some(s) => s,
-            None => self.lookup_or_create(labels)?,
+            Some(s) if labels.is_empty() || same_labels(&s.labels, labels) => s,
+            _ => self.lookup_or_create(labels)?,
         };
         let v_bits = value.to_bits();
         {
@@ -160,6 +166,12 @@ impl<'a> HeadAppender<'a> {
         self.series.clear();
         self.samples.clear();
     }
+}
+
+#[inline]
+fn same_labels(a: &Labels, b: &Labels) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    std::ptr::eq(a, b) || a == b
 }
 
 impl Drop for HeadAppender<'_> {
