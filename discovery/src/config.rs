@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{LabelSet, SdConfig};
 use crate::file::FileSdConfig;
 use crate::static_config::{StaticConfig, StaticConfigs};
+use crate::{LabelSet, SdConfig};
 
 /// Why a duration string is not a Prometheus duration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,14 +116,75 @@ pub fn format_duration(d: Duration) -> String {
     out
 }
 
+/// Deserializes a YAML scalar (string, number or boolean, read as text)
+/// through `parse`. Errors are raised inside the visitor so the YAML
+/// deserializer attaches the value's line and the field's path to them.
+pub fn deserialize_scalar_with<'de, D, T>(
+    d: D,
+    expecting: &'static str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct V<F>(&'static str, F);
+    impl<T, F: FnOnce(&str) -> Result<T, String>> serde::de::Visitor<'_> for V<F> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+            (self.1)(v).map_err(E::custom)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+            (self.1)(&v.to_string()).map_err(E::custom)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+            (self.1)(&v.to_string()).map_err(E::custom)
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<T, E> {
+            (self.1)(&v.to_string()).map_err(E::custom)
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<T, E> {
+            (self.1)(&v.to_string()).map_err(E::custom)
+        }
+    }
+    d.deserialize_any(V(expecting, parse))
+}
+
+/// Reads a duration from a YAML scalar. Errors are raised inside the
+/// visitor so the YAML deserializer attaches the value's own line and the
+/// field's path to them.
+struct DurationVisitor;
+
+impl serde::de::Visitor<'_> for DurationVisitor {
+    type Value = Duration;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a duration such as 1h30m")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Duration, E> {
+        parse_duration(v).map_err(E::custom)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Duration, E> {
+        // Only a bare `0` is a valid unitless duration.
+        if v == 0 { Ok(Duration::ZERO) } else { Err(E::custom(DurationError(v.to_string()))) }
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Duration, E> {
+        if v == 0 { Ok(Duration::ZERO) } else { Err(E::custom(DurationError(v.to_string()))) }
+    }
+}
+
 /// Serde adapter for `Duration` fields written as Prometheus durations.
 pub mod duration_serde {
     use super::*;
 
     /// Deserializes a Prometheus duration string.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_duration(&s).map_err(serde::de::Error::custom)
+        d.deserialize_str(DurationVisitor)
     }
 
     /// Serializes as a Prometheus duration string.
@@ -138,8 +199,23 @@ pub mod opt_duration_serde {
 
     /// Deserializes an optional Prometheus duration string.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let s = Option::<String>::deserialize(d)?;
-        s.map(|s| parse_duration(&s).map_err(serde::de::Error::custom)).transpose()
+        struct Opt;
+        impl<'de> serde::de::Visitor<'de> for Opt {
+            type Value = Option<Duration>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as 1h30m")
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_str(DurationVisitor).map(Some)
+            }
+        }
+        d.deserialize_option(Opt)
     }
 
     /// Serializes as a Prometheus duration string or null.
@@ -257,7 +333,11 @@ pub struct Authorization {
 
 impl Default for Authorization {
     fn default() -> Self {
-        Authorization { auth_type: "Bearer".to_owned(), credentials: None, credentials_file: String::new() }
+        Authorization {
+            auth_type: "Bearer".to_owned(),
+            credentials: None,
+            credentials_file: String::new(),
+        }
     }
 }
 
@@ -386,31 +466,47 @@ pub fn validate_http_client(
         return Err("at most one of bearer_token & bearer_token_file must be configured".into());
     }
     if basic_auth.is_some() && (has_bearer || !bearer_token_file.is_empty()) {
-        return Err("at most one of basic_auth, bearer_token & bearer_token_file must be configured".into());
+        return Err(
+            "at most one of basic_auth, bearer_token & bearer_token_file must be configured".into(),
+        );
     }
     if let Some(b) = basic_auth {
         if !b.username.is_empty() && !b.username_file.is_empty() {
-            return Err("at most one of basic_auth username & username_file must be configured".into());
+            return Err(
+                "at most one of basic_auth username & username_file must be configured".into()
+            );
         }
         if b.password.as_ref().is_some_and(|p| !p.0.is_empty()) && !b.password_file.is_empty() {
-            return Err("at most one of basic_auth password & password_file must be configured".into());
+            return Err(
+                "at most one of basic_auth password & password_file must be configured".into()
+            );
         }
     }
     if let Some(a) = authorization.as_mut() {
         if has_bearer || !bearer_token_file.is_empty() {
-            return Err("authorization is not compatible with bearer_token & bearer_token_file".into());
+            return Err(
+                "authorization is not compatible with bearer_token & bearer_token_file".into()
+            );
         }
-        if a.credentials.as_ref().is_some_and(|c| !c.0.is_empty()) && !a.credentials_file.is_empty() {
-            return Err("at most one of authorization credentials & credentials_file must be configured".into());
+        if a.credentials.as_ref().is_some_and(|c| !c.0.is_empty()) && !a.credentials_file.is_empty()
+        {
+            return Err(
+                "at most one of authorization credentials & credentials_file must be configured"
+                    .into(),
+            );
         }
         if a.auth_type.is_empty() {
             a.auth_type = "Bearer".into();
         }
         if a.auth_type.eq_ignore_ascii_case("basic") {
-            return Err(r#"authorization type cannot be set to "basic", use "basic_auth" instead"#.into());
+            return Err(
+                r#"authorization type cannot be set to "basic", use "basic_auth" instead"#.into()
+            );
         }
         if basic_auth.is_some() || oauth2.is_some() {
-            return Err("at most one of basic_auth, oauth2 & authorization must be configured".into());
+            return Err(
+                "at most one of basic_auth, oauth2 & authorization must be configured".into()
+            );
         }
     } else if has_bearer || !bearer_token_file.is_empty() {
         *authorization = Some(Authorization {
@@ -421,14 +517,21 @@ pub fn validate_http_client(
     }
     if oauth2.is_some() {
         if basic_auth.is_some() {
-            return Err("at most one of basic_auth, oauth2 & authorization must be configured".into());
+            return Err(
+                "at most one of basic_auth, oauth2 & authorization must be configured".into()
+            );
         }
         if has_bearer || !bearer_token_file.is_empty() {
-            return Err("at most one of oauth2 & bearer_token & bearer_token_file must be configured".into());
+            return Err(
+                "at most one of oauth2 & bearer_token & bearer_token_file must be configured"
+                    .into(),
+            );
         }
     }
     if !proxy_url.is_empty() && proxy_from_environment {
-        return Err("if proxy_from_environment is configured, proxy_url must not be configured".into());
+        return Err(
+            "if proxy_from_environment is configured, proxy_url must not be configured".into()
+        );
     }
     if !no_proxy.is_empty() && proxy_url.is_empty() {
         return Err("if no_proxy is configured, proxy_url must also be configured".into());
@@ -588,13 +691,17 @@ impl KubernetesSdConfig {
         if !self.api_server.is_empty() && !self.kubeconfig_file.is_empty() {
             return Err("cannot use 'kubeconfig_file' and 'api_server' simultaneously".into());
         }
-        let has_auth = self.basic_auth.is_some() || self.authorization.is_some() || self.oauth2.is_some();
+        let has_auth =
+            self.basic_auth.is_some() || self.authorization.is_some() || self.oauth2.is_some();
         if self.api_server.is_empty() && has_auth {
             return Err("to use custom HTTP client configuration please provide the 'api_server' URL explicitly"
                 .into());
         }
         if !self.kubeconfig_file.is_empty() && has_auth {
-            return Err("cannot use custom HTTP client configuration together with 'kubeconfig_file'".into());
+            return Err(
+                "cannot use custom HTTP client configuration together with 'kubeconfig_file'"
+                    .into(),
+            );
         }
         if !self.api_server.is_empty() && !self.api_server.contains("://") {
             return Err(format!("invalid api_server URL {:?}: missing scheme", self.api_server));
@@ -626,8 +733,10 @@ impl KubernetesSdConfig {
                     names.join(", ")
                 ));
             }
-            validate_selector(&sel.label).map_err(|e| format!("invalid label selector {:?}: {e}", sel.label))?;
-            validate_selector(&sel.field).map_err(|e| format!("invalid field selector {:?}: {e}", sel.field))?;
+            validate_selector(&sel.label)
+                .map_err(|e| format!("invalid label selector {:?}: {e}", sel.label))?;
+            validate_selector(&sel.field)
+                .map_err(|e| format!("invalid field selector {:?}: {e}", sel.field))?;
         }
         Ok(())
     }
@@ -683,11 +792,15 @@ fn validate_selector(s: &str) -> Result<(), String> {
             return Err("empty requirement".into());
         }
         let key_ok = |k: &str| {
-            !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
         };
         let ok = if let Some(k) = p.strip_prefix('!') {
             key_ok(k.trim())
-        } else if let Some((k, _)) = p.split_once("!=").or_else(|| p.split_once("==")).or_else(|| p.split_once('=')) {
+        } else if let Some((k, _)) =
+            p.split_once("!=").or_else(|| p.split_once("==")).or_else(|| p.split_once('='))
+        {
             key_ok(k.trim())
         } else if let Some((k, rest)) = p.split_once(" notin ").or_else(|| p.split_once(" in ")) {
             let rest = rest.trim();
@@ -726,10 +839,13 @@ impl SdConfigSet<'_> {
         let mut out: Vec<(String, Arc<dyn SdConfig>)> = Vec::new();
         let mut unimplemented = Vec::new();
         if !self.static_configs.is_empty() {
-            out.push(("static_configs/0".into(), Arc::new(StaticConfigs(self.static_configs.to_vec()))));
+            out.push((
+                "static_configs/0".into(),
+                Arc::new(StaticConfigs(self.static_configs.to_vec())),
+            ));
         }
-        if !self.file_sd_configs.is_empty() {
-            unimplemented.push("file_sd_configs");
+        for (i, c) in self.file_sd_configs.iter().enumerate() {
+            out.push((format!("file_sd_configs/{i}"), Arc::new(c.clone())));
         }
         // Kubernetes discovery registers here once its discoverer exists.
         if !self.kubernetes_sd_configs.is_empty() {
@@ -793,8 +909,7 @@ mod tests {
 
     #[test]
     fn kubernetes_sd_config_parses_every_field() {
-        let c = k8s(
-            r#"
+        let c = k8s(r#"
 role: endpoints
 api_server: https://k8s.example:6443
 namespaces: {names: [default, monitoring], own_namespace: true}
@@ -807,12 +922,13 @@ tls_config: {ca_file: /ca.crt, insecure_skip_verify: true, min_version: TLS12}
 proxy_url: http://proxy:3128
 follow_redirects: false
 enable_http2: false
-"#,
-        )
+"#)
         .expect("valid");
         assert_eq!(c.role, KubernetesRole::Endpoints);
         assert_eq!(c.namespaces.names, vec!["default", "monitoring"]);
-        assert!(c.namespaces.own_namespace && c.attach_metadata.node && c.attach_metadata.namespace);
+        assert!(
+            c.namespaces.own_namespace && c.attach_metadata.node && c.attach_metadata.namespace
+        );
         assert_eq!(c.selectors.len(), 2);
         let auth = c.authorization.as_ref().expect("bearer token folded into authorization");
         assert_eq!(auth.credentials_file, "/var/run/token");
@@ -831,8 +947,14 @@ enable_http2: false
             ("role: pod\nselectors: [{role: node}]", "pod role supports only pod selectors"),
             ("role: endpoints\nselectors: [{role: pod}, {role: pod}]", "duplicated selector role"),
             ("role: pod\nselectors: [{role: pod, label: 'a=b,'}]", "invalid label selector"),
-            ("role: pod\napi_server: http://a\nbearer_token: x\nbearer_token_file: y", "at most one"),
-            ("role: pod\napi_server: http://a\nbasic_auth: {username: u}\nbearer_token: x", "at most one"),
+            (
+                "role: pod\napi_server: http://a\nbearer_token: x\nbearer_token_file: y",
+                "at most one",
+            ),
+            (
+                "role: pod\napi_server: http://a\nbasic_auth: {username: u}\nbearer_token: x",
+                "at most one",
+            ),
             ("role: pod\nnamespaces: {names: [a], own: true}", "unknown field `own`"),
         ];
         for (yaml, want) in bad {

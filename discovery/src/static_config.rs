@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ADDRESS_LABEL, DiscoveryError, DiscoveryFuture, Discoverer, LabelSet, SdConfig, TargetGroup};
+use crate::{
+    ADDRESS_LABEL, Discoverer, DiscoveryError, DiscoveryFuture, LabelSet, SdConfig, TargetGroup,
+};
 
 /// One `static_configs` entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -16,7 +18,11 @@ pub struct StaticConfig {
     #[serde(default, deserialize_with = "scalar_strings")]
     pub targets: Vec<String>,
     /// Labels attached to every target of the entry.
-    #[serde(default, skip_serializing_if = "LabelSet::is_empty", deserialize_with = "crate::config::scalar_label_set")]
+    #[serde(
+        default,
+        skip_serializing_if = "LabelSet::is_empty",
+        deserialize_with = "crate::config::scalar_label_set"
+    )]
     pub labels: LabelSet,
 }
 
@@ -61,7 +67,10 @@ struct StaticDiscoverer {
 }
 
 impl Discoverer for StaticDiscoverer {
-    fn run(self: Box<Self>, updates: tokio::sync::mpsc::Sender<Vec<TargetGroup>>) -> DiscoveryFuture {
+    fn run(
+        self: Box<Self>,
+        updates: tokio::sync::mpsc::Sender<Vec<TargetGroup>>,
+    ) -> DiscoveryFuture {
         Box::pin(async move {
             // A closed channel means the manager stopped this provider.
             if updates.send(self.groups).await.is_err() {
@@ -97,7 +106,8 @@ mod tests {
 
     #[test]
     fn rejects_unknown_keys() {
-        let err = serde_yaml::from_str::<StaticConfig>("targets: [a]\nlabel: {x: y}").expect_err("typo");
+        let err =
+            serde_yaml::from_str::<StaticConfig>("targets: [a]\nlabel: {x: y}").expect_err("typo");
         assert!(err.to_string().contains("unknown field `label`"), "{err}");
     }
 }

@@ -18,13 +18,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use promethium_discovery::config::SdConfigSet;
 use promethium_discovery::config::{
-    Authorization, BasicAuth, HttpClientConfig, KubernetesSdConfig, OAuth2, Secret, TlsConfig, duration_serde,
-
+    Authorization, BasicAuth, HttpClientConfig, KubernetesSdConfig, OAuth2, Secret, TlsConfig,
+    duration_serde,
 };
 use promethium_discovery::file::FileSdConfig;
 use promethium_discovery::static_config::StaticConfig;
-use promethium_discovery::config::SdConfigSet;
 use promethium_discovery::{LabelSet, SdConfig};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -44,6 +44,7 @@ pub use sections::{
 };
 
 pub use promethium_discovery::config::ScalarString;
+use promethium_discovery::config::deserialize_scalar_with;
 pub(crate) use promethium_discovery::config::{scalar_label_set, scalar_string};
 
 /// A byte size written with a base-2 unit (`10MB` = 10 MiB, `512KiB`, `0`).
@@ -103,7 +104,8 @@ impl ByteSize {
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [(&str, u32); 6] = [("EB", 60), ("PB", 50), ("TB", 40), ("GB", 30), ("MB", 20), ("KB", 10)];
+        const UNITS: [(&str, u32); 6] =
+            [("EB", 60), ("PB", 50), ("TB", 40), ("GB", 30), ("MB", 20), ("KB", 10)];
         if self.0 == 0 {
             return f.write_str("0B");
         }
@@ -119,8 +121,7 @@ impl fmt::Display for ByteSize {
 
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = ScalarString::deserialize(d)?;
-        ByteSize::parse(&s.0).map_err(serde::de::Error::custom)
+        deserialize_scalar_with(d, "a byte size such as 10MB", ByteSize::parse)
     }
 }
 
@@ -204,16 +205,16 @@ pub enum EscapingScheme {
 #[serde(deny_unknown_fields, default)]
 pub struct GlobalConfig {
     /// Default scrape interval; 1m.
-    #[serde(with = "duration_serde")]
+    #[serde(default, with = "duration_serde")]
     pub scrape_interval: Duration,
     /// Default scrape timeout; 10s, or the interval if that is shorter.
-    #[serde(with = "duration_serde")]
+    #[serde(default, with = "duration_serde")]
     pub scrape_timeout: Duration,
     /// Default protocols to negotiate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scrape_protocols: Option<Vec<ScrapeProtocol>>,
     /// Rule evaluation interval; 1m.
-    #[serde(with = "duration_serde")]
+    #[serde(default, with = "duration_serde")]
     pub evaluation_interval: Duration,
     /// Offset applied to rule evaluation timestamps.
     #[serde(with = "duration_serde")]
@@ -778,13 +779,16 @@ impl Config {
 
     /// `storage.tsdb.out_of_order_time_window`, zero unless set.
     pub fn out_of_order_time_window(&self) -> Duration {
-        self.storage.as_ref().and_then(|s| s.tsdb.as_ref()).map_or(Duration::ZERO, |t| t.out_of_order_time_window)
+        self.storage
+            .as_ref()
+            .and_then(|s| s.tsdb.as_ref())
+            .map_or(Duration::ZERO, |t| t.out_of_order_time_window)
     }
 
     /// The effective configuration as YAML, with defaults filled in and
     /// secrets shown as `<secret>`, as Prometheus' status page shows it.
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(self).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+        serde_yaml::to_string(self)
+            .unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }
 }
-

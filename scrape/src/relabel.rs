@@ -14,6 +14,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
+use promethium_discovery::config::deserialize_scalar_with;
 use promethium_engine::model::{GoRegex, Labels, LabelsBuilder};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -92,8 +93,9 @@ impl fmt::Display for Action {
 
 impl<'de> Deserialize<'de> for Action {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Action::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown relabel action {s:?}")))
+        deserialize_scalar_with(d, "a relabel action", |s| {
+            Action::parse(s).ok_or_else(|| format!("unknown relabel action {s:?}"))
+        })
     }
 }
 
@@ -170,7 +172,11 @@ impl Regex {
 impl Default for Regex {
     fn default() -> Self {
         static DEFAULT: OnceLock<GoRegex> = OnceLock::new();
-        Regex(DEFAULT.get_or_init(|| GoRegex::new(DEFAULT_REGEX).expect("the default regex compiles")).clone())
+        Regex(
+            DEFAULT
+                .get_or_init(|| GoRegex::new(DEFAULT_REGEX).expect("the default regex compiles"))
+                .clone(),
+        )
     }
 }
 
@@ -183,8 +189,25 @@ impl fmt::Debug for Regex {
 impl<'de> Deserialize<'de> for Regex {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // `regex: null` (or `regex:`) means the empty pattern, as in Prometheus.
-        let s = Option::<crate::config::ScalarString>::deserialize(d)?.map(|s| s.0).unwrap_or_default();
-        Regex::new(&s).map_err(serde::de::Error::custom)
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Regex;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a regular expression")
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Regex, E> {
+                Regex::new("").map_err(E::custom)
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Regex, E> {
+                Regex::new("").map_err(E::custom)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Regex, D::Error> {
+                deserialize_scalar_with(d, "a regular expression", |s| {
+                    Regex::new(s).map_err(|e| e.to_string())
+                })
+            }
+        }
+        d.deserialize_option(V)
     }
 }
 
@@ -196,14 +219,16 @@ impl Serialize for Regex {
 
 /// One relabel rule, as written under `relabel_configs`,
 /// `metric_relabel_configs` or `alert_relabel_configs`.
+///
+/// Deserializing validates the rule as Prometheus does while parsing (with
+/// the UTF-8 name scheme), so a bad rule is reported with its line.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(try_from = "RawRelabelConfig")]
 pub struct RelabelConfig {
     /// Labels whose values are joined with `separator` to form the input.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub source_labels: Vec<String>,
     /// Joins the source values; `;` unless set.
-    #[serde(deserialize_with = "crate::config::scalar_string")]
     pub separator: String,
     /// Matched against the joined values (or label names for the label*
     /// actions); `(.*)` unless set.
@@ -213,17 +238,66 @@ pub struct RelabelConfig {
     pub modulus: u64,
     /// The label written by `replace`, `hashmod`, `lowercase`, `uppercase`
     /// or compared by `keepequal`/`dropequal`; may contain `$n` for `replace`.
-    #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "crate::config::scalar_string")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub target_label: String,
     /// The value written by `replace` or the name by `labelmap`; `$1` unless set.
-    #[serde(deserialize_with = "crate::config::scalar_string")]
     pub replacement: String,
     /// What to do; `replace` unless set.
     pub action: Action,
     /// Which names the rule treats as valid; set from the job's
     /// `metric_name_validation_scheme` when the config is loaded.
-    #[serde(skip)]
+    #[serde(skip_serializing)]
     pub name_validation: NameValidationScheme,
+}
+
+/// The rule as written, before validation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawRelabelConfig {
+    source_labels: Vec<crate::config::ScalarString>,
+    #[serde(deserialize_with = "crate::config::scalar_string")]
+    separator: String,
+    regex: Regex,
+    modulus: u64,
+    #[serde(deserialize_with = "crate::config::scalar_string")]
+    target_label: String,
+    #[serde(deserialize_with = "crate::config::scalar_string")]
+    replacement: String,
+    action: Action,
+}
+
+impl Default for RawRelabelConfig {
+    fn default() -> Self {
+        let d = RelabelConfig::default();
+        RawRelabelConfig {
+            source_labels: Vec::new(),
+            separator: d.separator,
+            regex: d.regex,
+            modulus: d.modulus,
+            target_label: d.target_label,
+            replacement: d.replacement,
+            action: d.action,
+        }
+    }
+}
+
+impl TryFrom<RawRelabelConfig> for RelabelConfig {
+    type Error = RelabelConfigError;
+
+    fn try_from(raw: RawRelabelConfig) -> Result<Self, Self::Error> {
+        let mut c = RelabelConfig {
+            source_labels: raw.source_labels.into_iter().map(|s| s.0).collect(),
+            separator: raw.separator,
+            regex: raw.regex,
+            modulus: raw.modulus,
+            target_label: raw.target_label,
+            replacement: raw.replacement,
+            action: raw.action,
+            name_validation: NameValidationScheme::Utf8,
+        };
+        c.validate(NameValidationScheme::Utf8)?;
+        Ok(c)
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -260,7 +334,8 @@ pub struct RelabelConfigError(pub String);
 fn is_legacy_name_with_vars(s: &str) -> bool {
     static RE: OnceLock<GoRegex> = OnceLock::new();
     RE.get_or_init(|| {
-        GoRegex::new(r"(?:(?:[a-zA-Z_]|\$(?:\{\w+\}|\w+))+\w*)+").expect("the relabel target regex compiles")
+        GoRegex::new(r"(?:(?:[a-zA-Z_]|\$(?:\{\w+\}|\w+))+\w*)+")
+            .expect("the relabel target regex compiles")
     })
     .is_match(s)
 }
@@ -291,18 +366,32 @@ impl RelabelConfig {
                 | Action::DropEqual
         );
         if needs_target && self.target_label.is_empty() {
-            return err(format!("relabel configuration for {a} action requires 'target_label' value"));
+            return err(format!(
+                "relabel configuration for {a} action requires 'target_label' value"
+            ));
         }
         let has_var = self.target_label.contains('$');
         if a == Action::Replace && has_var && !valid_with_vars(&self.target_label) {
-            return err(format!("{:?} is invalid 'target_label' for {a} action", self.target_label));
+            return err(format!(
+                "{:?} is invalid 'target_label' for {a} action",
+                self.target_label
+            ));
         }
         if a == Action::Replace && !has_var && !valid_name(&self.target_label) {
-            return err(format!("{:?} is invalid 'target_label' for {a} action", self.target_label));
+            return err(format!(
+                "{:?} is invalid 'target_label' for {a} action",
+                self.target_label
+            ));
         }
-        let strict_target = matches!(a, Action::Lowercase | Action::Uppercase | Action::KeepEqual | Action::DropEqual);
+        let strict_target = matches!(
+            a,
+            Action::Lowercase | Action::Uppercase | Action::KeepEqual | Action::DropEqual
+        );
         if strict_target && !valid_name(&self.target_label) {
-            return err(format!("{:?} is invalid 'target_label' for {a} action", self.target_label));
+            return err(format!(
+                "{:?} is invalid 'target_label' for {a} action",
+                self.target_label
+            ));
         }
         if strict_target && self.replacement != DEFAULT_REPLACEMENT {
             return err(format!("'replacement' can not be set for {a} action"));
@@ -311,7 +400,10 @@ impl RelabelConfig {
             return err(format!("{:?} is invalid 'replacement' for {a} action", self.replacement));
         }
         if a == Action::HashMod && !valid_name(&self.target_label) {
-            return err(format!("{:?} is invalid 'target_label' for {a} action", self.target_label));
+            return err(format!(
+                "{:?} is invalid 'target_label' for {a} action",
+                self.target_label
+            ));
         }
         if matches!(a, Action::KeepEqual | Action::DropEqual)
             && (!self.regex.is_default()
@@ -319,7 +411,9 @@ impl RelabelConfig {
                 || self.separator != DEFAULT_SEPARATOR
                 || self.replacement != DEFAULT_REPLACEMENT)
         {
-            return err(format!("{a} action requires only 'source_labels' and `target_label`, and no other fields"));
+            return err(format!(
+                "{a} action requires only 'source_labels' and `target_label`, and no other fields"
+            ));
         }
         if matches!(a, Action::LabelDrop | Action::LabelKeep)
             && (!self.source_labels.is_empty()

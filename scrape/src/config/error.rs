@@ -41,7 +41,12 @@ pub enum ConfigError {
     },
 }
 
-fn yaml_message(file: Option<&PathBuf>, line: Option<usize>, job: Option<&str>, message: &str) -> String {
+fn yaml_message(
+    file: Option<&PathBuf>,
+    line: Option<usize>,
+    job: Option<&str>,
+    message: &str,
+) -> String {
     let mut out = String::new();
     if let Some(f) = file {
         out.push_str(&f.display().to_string());

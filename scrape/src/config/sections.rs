@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use promethium_discovery::config::{
-    Authorization, BasicAuth, KubernetesSdConfig, OAuth2, Secret, SdConfigSet, TlsConfig, duration_serde,
-    opt_duration_serde,
+    Authorization, BasicAuth, KubernetesSdConfig, OAuth2, SdConfigSet, Secret, TlsConfig,
+    duration_serde, opt_duration_serde,
 };
 use promethium_discovery::file::FileSdConfig;
 use promethium_discovery::static_config::StaticConfig;
