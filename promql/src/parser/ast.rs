@@ -250,6 +250,10 @@ fn float_eq(a: f64, b: f64) -> bool {
 pub struct StringLiteral {
     /// The unquoted value.
     pub value: String,
+    /// The exact bytes, set only when the unquoted value is not valid UTF-8
+    /// (Go escapes like `"\xc5"` can produce that); `value` then holds a
+    /// lossy copy. Needed to report such strings as Prometheus does.
+    pub invalid_utf8: Option<Vec<u8>>,
     /// Position in the query.
     pub span: Span,
 }
@@ -268,9 +272,9 @@ pub enum AtModifier {
 /// An instant vector selector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VectorSelector {
-    /// The metric name as written before `{` (or as a lone quoted name inside
-    /// the braces, `{"metric.name"}`), if any. A `__name__` matcher for it is
-    /// also present in `matchers`.
+    /// The metric name as written before `{`, if any; a `__name__` matcher
+    /// for it is also present in `matchers` (last). A quoted name inside the
+    /// braces (`{"metric.name"}`) is only a `__name__` matcher, as in Prometheus.
     pub name: Option<String>,
     /// All matchers, including the `__name__="<name>"` one derived from
     /// `name`. Pass these to the querier as they are.

@@ -6,7 +6,12 @@
 //! `fill` modifiers. Errors carry Prometheus' message texts and positions.
 
 pub mod ast;
+mod check;
 pub mod functions;
+mod lexer;
+mod parse;
+pub mod printer;
+pub mod quote;
 
 use std::fmt;
 
@@ -17,18 +22,19 @@ pub use ast::{
     VectorMatchCardinality, VectorMatching, VectorSelector, line_col,
 };
 pub use functions::{FUNCTIONS, Function, get_function};
+pub use printer::format;
 
 /// A syntax or type error in a query.
 ///
-/// `Display` is Prometheus' format: `<line>:<col>: parse error: <message>`.
+/// `Display` is Prometheus' format: `<line>:<col>: parse error: <message>`
+/// (`unknown position` instead of `<line>:<col>` for an empty query).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{line}:{col}: parse error: {message}")]
 pub struct ParseError {
     /// Byte range of the offending part of the query.
     pub span: Span,
-    /// 1-based line of `span.start`.
+    /// 1-based line of `span.start`; 0 when the query is empty.
     pub line: usize,
-    /// 1-based column (in bytes) of `span.start`.
+    /// 1-based column (in bytes) of `span.start`; 0 when the query is empty.
     pub col: usize,
     /// The message without position, as Prometheus words it.
     pub message: String,
@@ -37,18 +43,24 @@ pub struct ParseError {
 impl ParseError {
     /// An error at `span` of `input`.
     pub fn new(input: &str, span: Span, message: impl Into<String>) -> Self {
-        let (line, col) = line_col(input, span.start);
+        let (line, col) = if input.is_empty() { (0, 0) } else { line_col(input, span.start) };
         ParseError { span, line, col, message: message.into() }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "unknown position: parse error: {}", self.message)
+        } else {
+            write!(f, "{}:{}: parse error: {}", self.line, self.col, self.message)
+        }
     }
 }
 
 /// Parses and type-checks a PromQL expression.
 pub fn parse(input: &str) -> Result<Expr, ParseError> {
-    Err(ParseError::new(input, Span::new(0, 0), "the parser is not implemented yet"))
-}
-
-impl fmt::Display for Expr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self:?}")
-    }
+    let mut expr = parse::parse_expr(input)?;
+    check::Checker { input }.check(&mut expr)?;
+    Ok(expr)
 }
