@@ -15,7 +15,8 @@ use super::record::{
     decode_tombstones,
 };
 use super::segment::{
-    FrameError, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, list_segments, parse_frame, segment_path, unpack,
+    FRAME_HEADER_LEN, FrameError, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, list_segments, parse_frame,
+    segment_path, unpack,
 };
 use super::{Record, ReplayStats, WalError, repair};
 
@@ -26,6 +27,10 @@ pub(crate) struct Damage {
     pub(crate) offset: u64,
     pub(crate) reason: FrameError,
 }
+
+/// Decoder threads per segment at most; replay runs at start-up, when the
+/// machine has nothing better to do.
+const MAX_WORKERS: usize = 4;
 
 /// Log a progress line at most this often (plus one per segment when there
 /// are few), so a long replay shows it is moving without flooding the log.
@@ -76,11 +81,47 @@ pub(crate) fn replay(dir: &Path, sink: &mut dyn FnMut(Record)) -> Result<ReplayS
     Ok(stats)
 }
 
+/// Segments are decoded in batches of about this many bytes of frames.
+const BATCH_BYTES: usize = 1 << 20;
+
 /// Reusable decompression state.
 #[derive(Default)]
 struct Decoder {
     zstd: Option<zstd::bulk::Decompressor<'static>>,
     scratch: Vec<u8>,
+}
+
+/// The records of one batch of frames, and where it hit damage, if it did.
+struct Decoded {
+    records: Vec<Record>,
+    damage: Option<(usize, FrameError)>,
+}
+
+/// Splits the frames from `SEGMENT_HEADER_LEN` on into batches at frame
+/// boundaries by walking the length fields only. Checking is left to the
+/// decoders: if a length is garbage, the frame it starts fails its checksum
+/// (or is torn), and since results are consumed in order, nothing after it
+/// is used.
+fn batches(data: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let (mut start, mut off) = (SEGMENT_HEADER_LEN, SEGMENT_HEADER_LEN);
+    while off < data.len() {
+        let Some(len) = data.get(off + 2..off + 6) else {
+            off = data.len();
+            break;
+        };
+        let total =
+            FRAME_HEADER_LEN + u32::from_le_bytes(len.try_into().expect("four bytes")) as usize;
+        off = off.saturating_add(total).min(data.len());
+        if off - start >= BATCH_BYTES {
+            out.push((start, off));
+            start = off;
+        }
+    }
+    if off > start {
+        out.push((start, off));
+    }
+    out
 }
 
 impl Decoder {
@@ -110,20 +151,74 @@ impl Decoder {
         {
             return Err(damage(0, FrameError::BadSegmentHeader));
         }
-        let mut off = SEGMENT_HEADER_LEN;
-        while off < data.len() {
-            let (frame, len) = parse_frame(&data[off..]).map_err(|e| damage(off, e))?;
-            let record = self.decode(&frame).map_err(|e| damage(off, FrameError::Payload(e)))?;
-            stats.records += 1;
-            match &record {
-                Record::Series(s) => stats.series += s.len() as u64,
-                Record::Samples(s) => stats.samples += s.len() as u64,
-                Record::Tombstones(_) => {}
+        let batches = batches(data);
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS);
+        let mut deliver = |d: Decoded| -> Result<(), Damage> {
+            for record in d.records {
+                count(&record, stats);
+                sink(record);
             }
-            sink(record);
+            match d.damage {
+                Some((off, reason)) => Err(damage(off, reason)),
+                None => Ok(()),
+            }
+        };
+        if batches.len() < 2 || workers < 2 {
+            for &(start, end) in &batches {
+                deliver(self.batch(data, start, end))?;
+            }
+            return Ok(());
+        }
+        // Decode batches on worker threads (batch i on worker i % workers)
+        // while this thread feeds the sink in log order. Decompression and
+        // varint decoding dominate replay, so this is where cores help.
+        std::thread::scope(|scope| {
+            let receivers: Vec<_> = (0..workers)
+                .map(|w| {
+                    let (tx, rx) = std::sync::mpsc::sync_channel::<Decoded>(2);
+                    let mine: Vec<(usize, usize)> =
+                        batches.iter().copied().skip(w).step_by(workers).collect();
+                    scope.spawn(move || {
+                        let mut dec = Decoder::default();
+                        for (start, end) in mine {
+                            let d = dec.batch(data, start, end);
+                            let stop = d.damage.is_some();
+                            // A send fails once the reader stopped at damage.
+                            if tx.send(d).is_err() || stop {
+                                return;
+                            }
+                        }
+                    });
+                    rx
+                })
+                .collect();
+            for i in 0..batches.len() {
+                let d =
+                    receivers[i % workers].recv().expect("worker sends every batch until damage");
+                deliver(d)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Checks and decodes the frames in `data[start..end]`. Frames are parsed
+    /// against the rest of the segment so a length past `end` is seen for
+    /// what it is.
+    fn batch(&mut self, data: &[u8], start: usize, end: usize) -> Decoded {
+        let mut records = Vec::new();
+        let mut off = start;
+        while off < end {
+            let (frame, len) = match parse_frame(&data[off..]) {
+                Ok(f) => f,
+                Err(e) => return Decoded { records, damage: Some((off, e)) },
+            };
+            match self.decode(&frame) {
+                Ok(r) => records.push(r),
+                Err(e) => return Decoded { records, damage: Some((off, FrameError::Payload(e))) },
+            }
             off += len;
         }
-        Ok(())
+        Decoded { records, damage: None }
     }
 
     fn decode(&mut self, frame: &super::segment::RawFrame<'_>) -> Result<Record, DecodeError> {
@@ -138,5 +233,14 @@ impl Decoder {
             TYPE_TOMBSTONES => decode_tombstones(payload).map(Record::Tombstones),
             t => Err(DecodeError::UnknownType(t)),
         }
+    }
+}
+
+fn count(record: &Record, stats: &mut ReplayStats) {
+    stats.records += 1;
+    match record {
+        Record::Series(s) => stats.series += s.len() as u64,
+        Record::Samples(s) => stats.samples += s.len() as u64,
+        Record::Tombstones(_) => {}
     }
 }

@@ -400,3 +400,34 @@ fn uring_backend_works_or_reports_why_not() {
         }
     }
 }
+
+#[test]
+fn large_segments_decode_in_parallel_and_still_stop_at_damage() {
+    // About 6 MiB in one segment: several decode batches.
+    let src = tempfile::tempdir().unwrap();
+    let mut o = opts(SyncPolicy::OnSegmentFull);
+    o.compress = false;
+    let want = write_commits(src.path(), o, 300, 2000);
+    let (got, stats) = replay_all(src.path());
+    assert_same(&got, &want);
+    assert_eq!(stats.segments, 1);
+    let data = std::fs::read(segment_path(src.path(), 0)).unwrap();
+    assert!(data.len() > 4 << 20);
+    let offsets = frame_offsets(&data);
+    for frame in [150, 299] {
+        let mut bad = data.clone();
+        bad[offsets[frame] + FRAME_HEADER_LEN + 3] ^= 0x01;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(segment_path(dir.path(), 0), &bad).unwrap();
+        let (got, stats) = replay_all(dir.path());
+        assert_same(&got, &want[..frame]);
+        assert_eq!(stats.truncated_bytes, (data.len() - offsets[frame]) as u64);
+    }
+    // A garbage length field in an early frame.
+    let mut bad = data.clone();
+    bad[offsets[10] + 4] = 0x7f;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(segment_path(dir.path(), 0), &bad).unwrap();
+    let (got, _) = replay_all(dir.path());
+    assert_same(&got, &want[..10]);
+}
