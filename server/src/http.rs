@@ -1,0 +1,200 @@
+//! The HTTP listener: plain or TLS, HTTP/1.1 and HTTP/2, and the layer
+//! every request passes (basic auth, route prefix, gzip, CORS, request
+//! metrics) before the router.
+
+use std::convert::Infallible;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::state::AppState;
+use crate::web_config::AuthOutcome;
+
+/// The response type of every handler.
+pub type Resp = Response<Full<Bytes>>;
+
+/// Responses smaller than this are sent uncompressed even when gzip is
+/// accepted: compressing them costs more than it saves.
+const GZIP_MIN_BYTES: usize = 1024;
+
+/// A plain-text response.
+pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+/// A response with a content type.
+pub fn with_type(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// A redirect.
+pub fn redirect(location: &str) -> Resp {
+    let mut r = text(StatusCode::FOUND, format!("<a href=\"{location}\">Found</a>.\n"));
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// Reads a request body of at most `limit` bytes.
+pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, String> {
+    Limited::new(body, limit)
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| format!("reading request body: {e}"))
+}
+
+/// Binds the listener (so the caller learns a bad address before start-up
+/// continues).
+pub async fn bind(address: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).await.map_err(|e| anyhow::anyhow!("listening on {address}: {e}"))
+}
+
+/// Serves connections until `shutdown` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let tls = state.web_config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: back off briefly
+                // instead of spinning.
+                tracing::warn!(error = %e, "accepting connection failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(state, req, peer).await) }
+            });
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let result = match tls {
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(tls_stream) => {
+                        builder.serve_connection(TokioIo::new(tls_stream), service).await
+                    }
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                },
+                None => builder.serve_connection(TokioIo::new(stream), service).await,
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+/// The layer around the router.
+async fn handle(state: Arc<AppState>, req: Request<Incoming>, _peer: SocketAddr) -> Resp {
+    let started = Instant::now();
+    let auth =
+        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if state.web_config.requires_auth() {
+        let web = &state.web_config;
+        // bcrypt takes tens of milliseconds: keep it off the async threads.
+        let outcome = tokio::task::block_in_place(|| web.check(auth.as_deref()));
+        if outcome == AuthOutcome::Denied {
+            let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+            return r;
+        }
+    }
+    let accepts_gzip = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().split(';').next() == Some("gzip")));
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let (handler, mut resp) = crate::router::route(&state, req).await;
+    if handler.starts_with("/api/") {
+        set_cors(&state, origin.as_ref(), &mut resp);
+    }
+    if accepts_gzip {
+        resp = gzip(resp);
+    }
+    state.telemetry.http_request(handler, resp.status().as_u16(), started.elapsed().as_secs_f64());
+    resp
+}
+
+fn set_cors(state: &AppState, origin: Option<&HeaderValue>, resp: &mut Resp) {
+    let h = resp.headers_mut();
+    h.insert(
+        "Access-Control-Allow-Headers",
+        HeaderValue::from_static("Accept, Authorization, Content-Type, Origin"),
+    );
+    h.insert("Access-Control-Allow-Methods", HeaderValue::from_static("GET, POST, OPTIONS"));
+    h.insert("Access-Control-Expose-Headers", HeaderValue::from_static("Date"));
+    if let (Some(origin), Some(cors)) = (origin, &state.cors)
+        && let Ok(o) = origin.to_str()
+    {
+        if state.flags.cors_origin == ".*" {
+            h.insert("Access-Control-Allow-Origin", HeaderValue::from_static("*"));
+        } else if cors.is_match(o) {
+            h.insert("Access-Control-Allow-Origin", origin.clone());
+        }
+    }
+}
+
+/// Compresses a response body when it is large enough to benefit.
+fn gzip(resp: Resp) -> Resp {
+    let (mut parts, body) = resp.into_parts();
+    // A `Full` body is already in memory; take it out without copying.
+    let bytes = match futures::executor::block_on(body.collect()) {
+        Ok(c) => c.to_bytes(),
+        Err(never) => match never {},
+    };
+    if bytes.len() < GZIP_MIN_BYTES || parts.headers.contains_key(header::CONTENT_ENCODING) {
+        return Response::from_parts(parts, Full::new(bytes));
+    }
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4),
+        flate2::Compression::fast(),
+    );
+    if enc.write_all(&bytes).is_err() {
+        return Response::from_parts(parts, Full::new(bytes));
+    }
+    match enc.finish() {
+        Ok(compressed) => {
+            parts.headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            parts.headers.remove(header::CONTENT_LENGTH);
+            parts.headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+            Response::from_parts(parts, Full::new(Bytes::from(compressed)))
+        }
+        Err(_) => Response::from_parts(parts, Full::new(bytes)),
+    }
+}

@@ -1,0 +1,5 @@
+//! Remote write: the receiver of Prometheus' remote-write 1.0 protocol.
+//! (The sender and remote read come later.)
+
+pub mod proto;
+pub mod write;

@@ -1,0 +1,275 @@
+//! The storage the server runs on, behind one trait.
+//!
+//! The server needs more of its storage than scraping and PromQL do: head
+//! statistics for `/metrics` and `status/tsdb`, the WAL replay status, the
+//! admin operations and a clean close. [`Storage`] bundles those with the
+//! engine's `Appendable`/`Queryable`, so the rest of the server never names
+//! a concrete engine type.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use promethium_engine::model::{Labels, Matcher};
+use promethium_engine::{
+    AppendError, AppendOptions, Appendable, Appender, CommitError, MemStorage, Querier, QueryError,
+    Queryable,
+};
+
+/// Head statistics, named after Prometheus' `tsdb.Stats`.
+#[derive(Debug, Clone, Default)]
+pub struct HeadStats {
+    /// Series in the head.
+    pub num_series: u64,
+    /// Samples appended since start.
+    pub samples_appended: u64,
+    /// Lowest timestamp in the head, ms (0 when empty).
+    pub min_time_ms: i64,
+    /// Highest timestamp in the head, ms (0 when empty).
+    pub max_time_ms: i64,
+    /// Open chunks in the head.
+    pub chunk_count: u64,
+    /// WAL bytes written, when there is a WAL.
+    pub wal_bytes_written: Option<u64>,
+    /// WAL fsyncs, when there is a WAL.
+    pub wal_fsyncs: Option<u64>,
+    /// WAL segments present.
+    pub wal_segments: Option<u64>,
+    /// WAL records cut off as corrupt during replay.
+    pub wal_corruptions: u64,
+    /// Blocks compacted.
+    pub compactions: u64,
+}
+
+/// Per-label cardinality statistics for `status/tsdb`.
+#[derive(Debug, Clone, Default)]
+pub struct CardinalityStats {
+    /// Series per metric name, largest first.
+    pub series_count_by_metric_name: Vec<(String, u64)>,
+    /// Distinct values per label name, largest first.
+    pub label_value_count_by_label_name: Vec<(String, u64)>,
+    /// Bytes of label values per label name, largest first.
+    pub memory_in_bytes_by_label_name: Vec<(String, u64)>,
+    /// Series per `name=value` pair, largest first.
+    pub series_count_by_label_value_pair: Vec<(String, u64)>,
+    /// Distinct label pairs.
+    pub num_label_pairs: u64,
+}
+
+/// Why an admin operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The storage does not implement the operation.
+    #[error("{0} is not supported by this storage engine yet")]
+    Unsupported(&'static str),
+    /// The operation failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What the server needs from its storage.
+pub trait Storage: Appendable + Queryable {
+    /// Head statistics.
+    fn head_stats(&self) -> HeadStats;
+
+    /// Cardinality statistics, computed on demand.
+    fn cardinality(&self, limit: usize) -> Result<CardinalityStats, QueryError> {
+        cardinality_from_querier(self, limit)
+    }
+
+    /// Flushes and closes (fsyncs the WAL). Later appends fail.
+    fn close(&self) -> Result<(), String>;
+
+    /// Writes a snapshot into `dir`.
+    fn snapshot(&self, _dir: &Path, _with_head: bool) -> Result<(), AdminError> {
+        Err(AdminError::Unsupported("snapshot"))
+    }
+
+    /// Deletes samples of matching series between the times.
+    fn delete_series(
+        &self,
+        _matchers: &[Vec<Matcher>],
+        _min_t_ms: i64,
+        _max_t_ms: i64,
+    ) -> Result<(), AdminError> {
+        Err(AdminError::Unsupported("delete_series"))
+    }
+
+    /// Removes deleted data from disk.
+    fn clean_tombstones(&self) -> Result<(), AdminError> {
+        Err(AdminError::Unsupported("clean_tombstones"))
+    }
+}
+
+/// Computes cardinality statistics through the querier (every series).
+fn cardinality_from_querier<S: Queryable + ?Sized>(
+    storage: &S,
+    limit: usize,
+) -> Result<CardinalityStats, QueryError> {
+    let querier = storage.querier(i64::MIN, i64::MAX)?;
+    let all = querier.select(
+        &[Matcher::new(promethium_engine::model::MatchType::Regex, "__name__", ".+")
+            .map_err(|e| QueryError::Invalid(e.to_string()))?],
+        None,
+    )?;
+    let mut by_name: HashMap<String, u64> = HashMap::new();
+    let mut by_pair: HashMap<String, u64> = HashMap::new();
+    let mut values_by_label: HashMap<String, HashMap<String, ()>> = HashMap::new();
+    for series in &all {
+        let labels: &Labels = series.labels();
+        if let Some(name) = labels.metric_name() {
+            *by_name.entry(name.to_string()).or_default() += 1;
+        }
+        for l in labels.iter() {
+            *by_pair.entry(format!("{}={}", l.name, l.value)).or_default() += 1;
+            values_by_label.entry(l.name.to_string()).or_default().insert(l.value.to_string(), ());
+        }
+    }
+    let top = |m: HashMap<String, u64>| {
+        let mut v: Vec<(String, u64)> = m.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v.truncate(limit);
+        v
+    };
+    let num_label_pairs = by_pair.len() as u64;
+    let value_counts = values_by_label.iter().map(|(k, v)| (k.clone(), v.len() as u64)).collect();
+    let memory = values_by_label
+        .iter()
+        .map(|(k, v)| (k.clone(), v.keys().map(|s| s.len() as u64).sum()))
+        .collect();
+    Ok(CardinalityStats {
+        series_count_by_metric_name: top(by_name),
+        label_value_count_by_label_name: top(value_counts),
+        memory_in_bytes_by_label_name: top(memory),
+        series_count_by_label_value_pair: top(by_pair),
+        num_label_pairs,
+    })
+}
+
+/// The in-memory reference storage, used until the on-disk engine is
+/// available (and by unit tests). It keeps nothing across restarts.
+#[derive(Default)]
+pub struct MemBackend {
+    inner: MemStorage,
+    samples_appended: AtomicU64,
+}
+
+impl MemBackend {
+    /// An empty storage.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+struct CountingAppender<'a> {
+    inner: Box<dyn Appender + 'a>,
+    pending: u64,
+    counter: &'a AtomicU64,
+}
+
+impl Appender for CountingAppender<'_> {
+    fn append_with(
+        &mut self,
+        series: Option<promethium_engine::model::SeriesRef>,
+        labels: &Labels,
+        t_ms: i64,
+        value: f64,
+        options: &AppendOptions<'_>,
+    ) -> Result<promethium_engine::model::SeriesRef, AppendError> {
+        let r = self.inner.append_with(series, labels, t_ms, value, options)?;
+        self.pending += 1;
+        Ok(r)
+    }
+
+    fn commit(self: Box<Self>) -> Result<(), CommitError> {
+        let CountingAppender { inner, pending, counter } = *self;
+        inner.commit()?;
+        counter.fetch_add(pending, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn rollback(self: Box<Self>) {
+        self.inner.rollback();
+    }
+}
+
+impl Appendable for MemBackend {
+    fn appender(&self) -> Box<dyn Appender + '_> {
+        Box::new(CountingAppender {
+            inner: self.inner.appender(),
+            pending: 0,
+            counter: &self.samples_appended,
+        })
+    }
+}
+
+impl Queryable for MemBackend {
+    fn querier(&self, min_t_ms: i64, max_t_ms: i64) -> Result<Box<dyn Querier + '_>, QueryError> {
+        self.inner.querier(min_t_ms, max_t_ms)
+    }
+}
+
+impl Storage for MemBackend {
+    fn head_stats(&self) -> HeadStats {
+        let dump = self.inner.dump();
+        let min = dump.iter().filter_map(|(_, s)| s.first().map(|s| s.t_ms)).min().unwrap_or(0);
+        let max = dump.iter().filter_map(|(_, s)| s.last().map(|s| s.t_ms)).max().unwrap_or(0);
+        HeadStats {
+            num_series: dump.len() as u64,
+            samples_appended: self.samples_appended.load(Ordering::Relaxed),
+            min_time_ms: min,
+            max_time_ms: max,
+            chunk_count: dump.len() as u64,
+            ..HeadStats::default()
+        }
+    }
+
+    fn close(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Opens the storage under `dir`, replaying its WAL, and reports replay
+/// progress through `state`.
+pub fn open(
+    dir: &Path,
+    state: &crate::state::AppState,
+) -> anyhow::Result<std::sync::Arc<dyn Storage>> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("creating data directory {}: {e}", dir.display()))?;
+    let _ = state;
+    tracing::warn!(path = %dir.display(), "the on-disk storage engine is not available in this build; samples are kept in memory only");
+    Ok(std::sync::Arc::new(MemBackend::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mem_backend_counts_committed_samples_only() {
+        let s = MemBackend::new();
+        let l = Labels::new([("__name__", "a"), ("job", "x")]);
+        let mut app = s.appender();
+        app.append(None, &l, 1, 1.0).unwrap();
+        app.append(None, &l, 2, 1.0).unwrap();
+        app.commit().unwrap();
+        let mut app = s.appender();
+        app.append(None, &l, 3, 1.0).unwrap();
+        app.rollback();
+        let stats = s.head_stats();
+        assert_eq!(stats.samples_appended, 2);
+        assert_eq!(stats.num_series, 1);
+        assert_eq!((stats.min_time_ms, stats.max_time_ms), (1, 2));
+        let card = s.cardinality(10).unwrap();
+        assert_eq!(card.series_count_by_metric_name, vec![("a".to_string(), 1)]);
+        assert_eq!(card.num_label_pairs, 2);
+    }
+
+    #[test]
+    fn admin_operations_say_they_are_unsupported() {
+        let s = MemBackend::new();
+        let err = s.clean_tombstones().unwrap_err();
+        assert_eq!(err.to_string(), "clean_tombstones is not supported by this storage engine yet");
+    }
+}
