@@ -116,8 +116,14 @@ mod tests {
 
     #[test]
     fn content_types_pick_formats() {
-        assert_eq!(format_for("text/plain; version=0.0.4; charset=utf-8"), Some(Format::PrometheusText));
-        assert_eq!(format_for("application/openmetrics-text; version=1.0.0"), Some(Format::OpenMetrics));
+        assert_eq!(
+            format_for("text/plain; version=0.0.4; charset=utf-8"),
+            Some(Format::PrometheusText)
+        );
+        assert_eq!(
+            format_for("application/openmetrics-text; version=1.0.0"),
+            Some(Format::OpenMetrics)
+        );
         assert_eq!(format_for("Application/OpenMetrics-Text"), Some(Format::OpenMetrics));
         assert_eq!(
             format_for("application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily"),

@@ -47,7 +47,11 @@ impl BodyDecoder {
 
 /// Gunzips `body` into `out` (cleared first, capacity kept). Fails when the
 /// decoded size would exceed `limit_bytes`.
-pub fn decode_body(body: &[u8], out: &mut Vec<u8>, limit_bytes: Option<usize>) -> Result<(), ParseError> {
+pub fn decode_body(
+    body: &[u8],
+    out: &mut Vec<u8>,
+    limit_bytes: Option<usize>,
+) -> Result<(), ParseError> {
     out.clear();
     let mut decoder = flate2::read::MultiGzDecoder::new(body);
     match limit_bytes {
@@ -91,7 +95,10 @@ mod tests {
         let mut d = BodyDecoder::new();
         let z = gzip(&[b'a'; 1000]);
         assert_eq!(d.decode(Some("gzip"), &z, Some(1000)).unwrap().len(), 1000);
-        assert_eq!(d.decode(Some("gzip"), &z, Some(999)), Err(ParseError::BodyTooLarge { limit_bytes: 999 }));
+        assert_eq!(
+            d.decode(Some("gzip"), &z, Some(999)),
+            Err(ParseError::BodyTooLarge { limit_bytes: 999 })
+        );
         assert!(matches!(d.decode(None, b"12345", Some(4)), Err(ParseError::BodyTooLarge { .. })));
     }
 

@@ -9,7 +9,9 @@
 use promethium_engine::model::{Labels, LabelsBuilder, METRIC_NAME};
 
 use super::ParseError;
-use super::lex::{label_name_len, metric_name_len, quoted_len};
+use super::lex::{
+    format_openmetrics_float, label_name_len, metric_name_len, parse_float, quoted_len,
+};
 
 /// A reusable buffer of decoded label pairs, in body order.
 ///
@@ -55,7 +57,9 @@ impl LabelBuf {
 
     /// The pairs in the order they were pushed.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.spans.iter().map(|&(s, m, e)| (&self.text[s as usize..m as usize], &self.text[m as usize..e as usize]))
+        self.spans.iter().map(|&(s, m, e)| {
+            (&self.text[s as usize..m as usize], &self.text[m as usize..e as usize])
+        })
     }
 
     /// The first value of `name`.
@@ -100,7 +104,8 @@ impl LabelBuf {
     /// Appends `raw` (a quoted string's content) to the text, unescaping
     /// `\\`, `\"` and `\n`; other backslashes stay literal, as in Prometheus.
     fn push_unescaped(&mut self, raw: &[u8]) -> Result<(), ParseError> {
-        let s = std::str::from_utf8(raw).map_err(|_| ParseError::new(0, "invalid UTF-8 in label".to_owned()))?;
+        let s = std::str::from_utf8(raw)
+            .map_err(|_| ParseError::new(0, "invalid UTF-8 in label".to_owned()))?;
         if !s.contains('\\') {
             self.text.push_str(s);
             return Ok(());
@@ -133,7 +138,8 @@ impl LabelBuf {
         } else {
             // Unquoted names are ASCII by construction.
             self.text.push_str(
-                std::str::from_utf8(name).map_err(|_| ParseError::new(0, "invalid UTF-8 in label".to_owned()))?,
+                std::str::from_utf8(name)
+                    .map_err(|_| ParseError::new(0, "invalid UTF-8 in label".to_owned()))?,
             );
         }
         let mid = self.text.len() as u32;
@@ -154,9 +160,66 @@ fn malformed(what: &str) -> ParseError {
     ParseError::new(0, format!("malformed series: {what}"))
 }
 
+/// Which label value Prometheus rewrites into canonical float form, decided
+/// by the last `# TYPE` line it saw (its parsers keep that type across
+/// families, so this is deliberately not per family).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum LabelNorm {
+    /// Nothing is rewritten.
+    #[default]
+    None,
+    /// `le` (after a histogram `# TYPE`).
+    Le,
+    /// `quantile` (after a summary `# TYPE`).
+    Quantile,
+}
+
+impl LabelNorm {
+    pub(crate) fn for_type(t: promethium_engine::model::MetricType) -> Self {
+        use promethium_engine::model::MetricType;
+        match t {
+            MetricType::Histogram => LabelNorm::Le,
+            MetricType::Summary => LabelNorm::Quantile,
+            _ => LabelNorm::None,
+        }
+    }
+}
+
 /// Decodes a whole series (`name`, `name{…}` or `{"name", …}`) into `buf`,
-/// the metric name first as `__name__`.
-pub(crate) fn parse_series(series: &[u8], buf: &mut LabelBuf) -> Result<(), ParseError> {
+/// the metric name first as `__name__`. With `norm`, an `le`/`quantile`
+/// value that parses as a float is rewritten as Prometheus does (`1` becomes
+/// `1.0`), so the same bucket always has the same label.
+pub(crate) fn parse_series(
+    series: &[u8],
+    buf: &mut LabelBuf,
+    norm: LabelNorm,
+) -> Result<(), ParseError> {
+    parse_series_raw(series, buf)?;
+    let target = match norm {
+        LabelNorm::None => return Ok(()),
+        LabelNorm::Le => "le",
+        LabelNorm::Quantile => "quantile",
+    };
+    let found = buf.iter().position(|(n, _)| n == target);
+    if let Some(i) = found {
+        let (s, m, e) = buf.spans[i];
+        // Go's ParseFloat would also take hex floats here; exporters never
+        // write them in `le` or `quantile`.
+        if let Some(v) = parse_float(&buf.text.as_bytes()[m as usize..e as usize]) {
+            // Appending the new value and repointing the span keeps every
+            // other span valid; the old bytes are just unused.
+            let name_start = buf.text.len() as u32;
+            let name = buf.text[s as usize..m as usize].to_owned();
+            buf.text.push_str(&name);
+            let mid = buf.text.len() as u32;
+            format_openmetrics_float(v, &mut buf.text);
+            buf.spans[i] = (name_start, mid, buf.text.len() as u32);
+        }
+    }
+    Ok(())
+}
+
+fn parse_series_raw(series: &[u8], buf: &mut LabelBuf) -> Result<(), ParseError> {
     let n = metric_name_len(series);
     if n > 0 {
         buf.push_raw(METRIC_NAME.as_bytes(), false, &series[..n])?;
@@ -182,7 +245,9 @@ fn parse_pairs(s: &[u8], buf: &mut LabelBuf, allow_name: bool) -> Result<(), Par
     let mut i = skip_ws(s, 0);
     while i < s.len() {
         let (name, quoted, after) = if s[i] == b'"' {
-            let q = quoted_len(&s[i..], true).ok_or_else(|| malformed("unterminated quoted name"))?;
+            let q = quoted_len(&s[i..], true)
+                .map(|(l, _)| l)
+                .ok_or_else(|| malformed("unterminated quoted name"))?;
             (&s[i + 1..i + q - 1], true, i + q)
         } else {
             let l = label_name_len(&s[i..]);
@@ -206,14 +271,15 @@ fn parse_pairs(s: &[u8], buf: &mut LabelBuf, allow_name: bool) -> Result<(), Par
                 return Err(malformed("expected '='"));
             }
             i = skip_ws(s, i + 1);
-            let q = quoted_len(&s[i..], true).ok_or_else(|| malformed("expected quoted label value"))?;
+            let q = quoted_len(&s[i..], true)
+                .map(|(l, _)| l)
+                .ok_or_else(|| malformed("expected quoted label value"))?;
             buf.push_raw(name, quoted, &s[i + 1..i + q - 1])?;
             i = skip_ws(s, i + q);
         }
-        if i < s.len() {
-            if s[i] != b',' {
-                return Err(malformed("expected ',' or '}'"));
-            }
+        // The text format allows a missing comma between pairs; the
+        // parsers have already enforced each format's rule.
+        if s.get(i) == Some(&b',') {
             i = skip_ws(s, i + 1);
         }
     }
@@ -226,7 +292,7 @@ mod tests {
 
     fn decode(series: &str) -> Result<Vec<(String, String)>, ParseError> {
         let mut buf = LabelBuf::new();
-        parse_series(series.as_bytes(), &mut buf)?;
+        parse_series(series.as_bytes(), &mut buf, LabelNorm::None)?;
         Ok(buf.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect())
     }
 
@@ -252,12 +318,35 @@ mod tests {
     }
 
     #[test]
+    fn le_and_quantile_are_normalised_like_prometheus() {
+        let mut buf = LabelBuf::new();
+        parse_series(br#"h_bucket{a="x",le="1"}"#, &mut buf, LabelNorm::Le).unwrap();
+        assert_eq!(buf.get("le"), Some("1.0"));
+        assert_eq!(buf.get("a"), Some("x"));
+        buf.clear();
+        parse_series(br#"h_bucket{le="+Inf"}"#, &mut buf, LabelNorm::Le).unwrap();
+        assert_eq!(buf.get("le"), Some("+Inf"));
+        buf.clear();
+        parse_series(br#"s{quantile="0.50"}"#, &mut buf, LabelNorm::Quantile).unwrap();
+        assert_eq!(buf.get("quantile"), Some("0.5"));
+        buf.clear();
+        parse_series(br#"s{quantile="x"}"#, &mut buf, LabelNorm::Quantile).unwrap();
+        assert_eq!(buf.get("quantile"), Some("x"));
+        buf.clear();
+        parse_series(br#"s{le="1"}"#, &mut buf, LabelNorm::Quantile).unwrap();
+        assert_eq!(buf.get("le"), Some("1"));
+    }
+
+    #[test]
     fn to_labels_sorts_drops_empty_and_rejects_duplicates() {
         let mut buf = LabelBuf::new();
-        parse_series(br#"up{b="2",a="1",c=""}"#, &mut buf).unwrap();
-        assert_eq!(buf.to_labels().unwrap(), Labels::new([("__name__", "up"), ("a", "1"), ("b", "2")]));
+        parse_series(br#"up{b="2",a="1",c=""}"#, &mut buf, LabelNorm::None).unwrap();
+        assert_eq!(
+            buf.to_labels().unwrap(),
+            Labels::new([("__name__", "up"), ("a", "1"), ("b", "2")])
+        );
         buf.clear();
-        parse_series(br#"up{a="2",a="1"}"#, &mut buf).unwrap();
+        parse_series(br#"up{a="2",a="1"}"#, &mut buf, LabelNorm::None).unwrap();
         assert!(buf.to_labels().is_err());
         let mut b = LabelsBuilder::new();
         b.set("stale", "x");

@@ -31,7 +31,9 @@ pub(crate) fn is_label_char(b: u8) -> bool {
 /// Length of the unquoted metric name at the start of `s` (0 if none).
 pub(crate) fn metric_name_len(s: &[u8]) -> usize {
     match s.first() {
-        Some(&b) if is_metric_start(b) => 1 + s[1..].iter().take_while(|&&b| is_metric_char(b)).count(),
+        Some(&b) if is_metric_start(b) => {
+            1 + s[1..].iter().take_while(|&&b| is_metric_char(b)).count()
+        }
         _ => 0,
     }
 }
@@ -39,32 +41,37 @@ pub(crate) fn metric_name_len(s: &[u8]) -> usize {
 /// Length of the unquoted label name at the start of `s` (0 if none).
 pub(crate) fn label_name_len(s: &[u8]) -> usize {
     match s.first() {
-        Some(&b) if is_label_start(b) => 1 + s[1..].iter().take_while(|&&b| is_label_char(b)).count(),
+        Some(&b) if is_label_start(b) => {
+            1 + s[1..].iter().take_while(|&&b| is_label_char(b)).count()
+        }
         _ => 0,
     }
 }
 
-/// Length of the quoted string at the start of `s`, quotes included:
-/// `"(\\.|[^\\"])*"`, or with `allow_newline` false also without raw
-/// newlines. `None` when `s` does not start with a complete quoted string.
-pub(crate) fn quoted_len(s: &[u8], allow_newline: bool) -> Option<usize> {
+/// Length of the quoted string at the start of `s`, quotes included, and
+/// the number of raw newlines inside it. The grammar is Prometheus' lexer's
+/// `"(\\.|[^\\"])*"`; with `allow_newline` false (OpenMetrics) raw newlines
+/// are excluded too. A backslash escapes any byte except a newline, since
+/// the lexer's `.` does not match one. `None` when `s` does not start with a
+/// complete quoted string.
+pub(crate) fn quoted_len(s: &[u8], allow_newline: bool) -> Option<(usize, usize)> {
     if s.first() != Some(&b'"') {
         return None;
     }
+    let mut newlines = 0;
     let mut i = 1;
     while i < s.len() {
         match s[i] {
-            b'"' => return Some(i + 1),
-            b'\\' => {
-                // An escape takes the next byte whatever it is, but a
-                // backslash-newline still counts as a raw newline.
-                match s.get(i + 1) {
-                    None => return None,
-                    Some(b'\n') if !allow_newline => return None,
-                    Some(_) => i += 2,
-                }
-            }
+            b'"' => return Some((i + 1, newlines)),
+            b'\\' => match s.get(i + 1) {
+                None | Some(b'\n') => return None,
+                Some(_) => i += 2,
+            },
             b'\n' if !allow_newline => return None,
+            b'\n' => {
+                newlines += 1;
+                i += 1;
+            }
             _ => i += 1,
         }
     }
@@ -146,7 +153,10 @@ pub(crate) fn parse_float(s: &[u8]) -> Option<f64> {
     if !(first.is_ascii_digit() || first == b'.') {
         return None;
     }
-    if unsigned.len() > 1 && unsigned[0] == b'0' && matches!(unsigned[1], b'x' | b'X' | b'o' | b'O' | b'b' | b'B') {
+    if unsigned.len() > 1
+        && unsigned[0] == b'0'
+        && matches!(unsigned[1], b'x' | b'X' | b'o' | b'O' | b'b' | b'B')
+    {
         return None;
     }
     let text = std::str::from_utf8(s).ok()?;
@@ -154,25 +164,80 @@ pub(crate) fn parse_float(s: &[u8]) -> Option<f64> {
     if v.is_infinite() { None } else { Some(v) }
 }
 
-/// Parses a text-format timestamp: a Go `strconv.ParseInt(s, 10, 64)`
-/// (optional sign, decimal digits, no overflow).
-pub(crate) fn parse_int_ms(s: &[u8]) -> Option<i64> {
-    let text = std::str::from_utf8(s).ok()?;
-    if text.starts_with('+') && text.len() > 1 && text.as_bytes()[1] == b'-' {
+/// Parses a text-format timestamp. Prometheus' lexer only takes digits
+/// (`{D}+`) and then `strconv.ParseInt`, so a sign is an error unless
+/// `allow_sign` (the Go client library's stricter parser allows one).
+pub(crate) fn parse_int_ms(s: &[u8], allow_sign: bool) -> Option<i64> {
+    let digits = match s.first() {
+        Some(b'+' | b'-') if allow_sign => &s[1..],
+        _ => s,
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    text.parse().ok()
+    std::str::from_utf8(s).ok()?.parse().ok()
 }
 
 /// Converts OpenMetrics float seconds to integer milliseconds the way
-/// Prometheus does: `int64(math.Round(ts * 1000))` after a finite check.
+/// Prometheus does: `int64(ts * 1000)`, which truncates toward zero. NaN and
+/// infinities are errors. Go leaves out-of-range conversions to the
+/// hardware; Rust saturates, which keeps such (absurd) timestamps accepted,
+/// as the OpenMetrics `timestamps` case requires.
 pub(crate) fn seconds_to_ms(secs: f64) -> Option<i64> {
     if !secs.is_finite() {
         return None;
     }
-    let ms = (secs * 1000.0).round();
-    // Out-of-range values saturate in Rust but are undefined in Go; reject them.
-    if ms >= -9.223_372_036_854_776e18 && ms < 9.223_372_036_854_776e18 { Some(ms as i64) } else { None }
+    Some((secs * 1000.0) as i64)
+}
+
+/// Formats a float as Prometheus' `FormatOpenMetricsFloat`: Go's shortest
+/// `%g` (exponent form when the decimal exponent is below -4 or at least 6,
+/// two-digit exponents with a sign), then `.0` appended when the result has
+/// neither a `.` nor an `e`. Used to normalise `le` and `quantile` values.
+pub(crate) fn format_openmetrics_float(f: f64, out: &mut String) {
+    use std::fmt::Write;
+    if f.is_nan() {
+        out.push_str("NaN");
+        return;
+    }
+    if f.is_infinite() {
+        out.push_str(if f > 0.0 { "+Inf" } else { "-Inf" });
+        return;
+    }
+    // Rust's `{:e}` is the shortest round-tripping form: `d[.ddd]e[-]x`.
+    let sci = format!("{:e}", f.abs());
+    let (mant, exp) = sci.split_once('e').expect("{:e} always has an exponent");
+    let exp: i32 = exp.parse().expect("{:e} exponent is an integer");
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let start = out.len();
+    if f.is_sign_negative() {
+        out.push('-');
+    }
+    if !(-4..6).contains(&exp) {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+    } else if exp >= 0 {
+        let int_len = exp as usize + 1;
+        if digits.len() <= int_len {
+            out.push_str(&digits);
+            out.extend(std::iter::repeat_n('0', int_len - digits.len()));
+        } else {
+            out.push_str(&digits[..int_len]);
+            out.push('.');
+            out.push_str(&digits[int_len..]);
+        }
+    } else {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
+        out.push_str(&digits);
+    }
+    if !out[start..].contains(['.', 'e']) {
+        out.push_str(".0");
+    }
 }
 
 #[cfg(test)]
@@ -190,26 +255,65 @@ mod tests {
         assert_eq!(parse_float(b"Infinity"), Some(f64::INFINITY));
         assert_eq!(parse_float(b"NaN").map(f64::to_bits), Some(GO_NAN_BITS));
         assert_eq!(parse_float(b"nan").map(f64::to_bits), Some(GO_NAN_BITS));
-        for bad in [&b"-NaN"[..], b"0x1p3", b"1_000", b"", b"abc", b"1e400", b"Infin", b"0x10", b"--1", b"1.2.3"] {
+        for bad in [
+            &b"-NaN"[..],
+            b"0x1p3",
+            b"1_000",
+            b"",
+            b"abc",
+            b"1e400",
+            b"Infin",
+            b"0x10",
+            b"--1",
+            b"1.2.3",
+        ] {
             assert_eq!(parse_float(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }
 
     #[test]
     fn ints_and_seconds() {
-        assert_eq!(parse_int_ms(b"-12"), Some(-12));
-        assert_eq!(parse_int_ms(b"+12"), Some(12));
-        assert_eq!(parse_int_ms(b"1.5"), None);
-        assert_eq!(parse_int_ms(b"99999999999999999999"), None);
+        assert_eq!(parse_int_ms(b"12", false), Some(12));
+        assert_eq!(parse_int_ms(b"-12", false), None);
+        assert_eq!(parse_int_ms(b"-12", true), Some(-12));
+        assert_eq!(parse_int_ms(b"+12", true), Some(12));
+        assert_eq!(parse_int_ms(b"+-12", true), None);
+        assert_eq!(parse_int_ms(b"1.5", true), None);
+        assert_eq!(parse_int_ms(b"99999999999999999999", false), None);
         assert_eq!(seconds_to_ms(1.5), Some(1500));
+        assert_eq!(seconds_to_ms(-0.0015), Some(-1));
         assert_eq!(seconds_to_ms(f64::NAN), None);
     }
 
     #[test]
+    fn openmetrics_float_formatting_matches_go() {
+        let f = |v: f64| {
+            let mut s = String::new();
+            format_openmetrics_float(v, &mut s);
+            s
+        };
+        assert_eq!(f(1.0), "1.0");
+        assert_eq!(f(0.5), "0.5");
+        assert_eq!(f(100000.0), "100000.0");
+        assert_eq!(f(1e6), "1e+06");
+        assert_eq!(f(1.5e6), "1.5e+06");
+        assert_eq!(f(0.0001), "0.0001");
+        assert_eq!(f(0.00001), "1e-05");
+        assert_eq!(f(-2.5e-7), "-2.5e-07");
+        assert_eq!(f(123.456), "123.456");
+        assert_eq!(f(1e100), "1e+100");
+        assert_eq!(f(0.0), "0.0");
+        assert_eq!(f(-0.0), "-0.0");
+        assert_eq!(f(f64::INFINITY), "+Inf");
+        assert_eq!(f(f64::NAN), "NaN");
+    }
+
+    #[test]
     fn quoted_strings_and_unescaping() {
-        assert_eq!(quoted_len(br#""a\"b" rest"#, false), Some(6));
+        assert_eq!(quoted_len(br#""a\"b" rest"#, false), Some((6, 0)));
         assert_eq!(quoted_len(b"\"a\nb\"", false), None);
-        assert_eq!(quoted_len(b"\"a\nb\"", true), Some(5));
+        assert_eq!(quoted_len(b"\"a\nb\"", true), Some((5, 1)));
+        assert_eq!(quoted_len(b"\"a\\\nb\"", true), None);
         assert_eq!(quoted_len(br#""abc"#, true), None);
         assert_eq!(unescape(br#"a\"b\\c\nd\t"#, Escaping::Quoted).unwrap(), "a\"b\\c\nd\\t");
         assert_eq!(unescape(br#"a\"b\\c\n"#, Escaping::TextHelp).unwrap(), "a\\\"b\\c\n");

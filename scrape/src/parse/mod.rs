@@ -95,8 +95,8 @@ pub enum Entry<'a> {
         /// The unit, possibly empty.
         unit: Text<'a>,
     },
-    /// Any other comment line, without the leading `#` (text format only;
-    /// OpenMetrics has no free comments).
+    /// Any other comment line, from its `#` to the end of the line (text
+    /// format only; OpenMetrics has no free comments).
     Comment(&'a [u8]),
     /// A sample line.
     Sample(Sample<'a>),
@@ -137,6 +137,30 @@ impl<'a> Text<'a> {
     pub fn decode(&self) -> Result<Cow<'a, str>, ParseError> {
         lex::unescape(self.raw, self.escaping)
             .ok_or_else(|| ParseError::new(0, "invalid UTF-8 in text".to_owned()))
+    }
+}
+
+impl<'a> FamilyInfo<'a> {
+    /// This family's metadata if `metric_name` (raw bytes) belongs to it:
+    /// equal to the family name or the name plus one of the suffixes the
+    /// formats give sample names (`_total`, `_bucket`, `_gsum`, ...).
+    /// Otherwise the empty default, meaning "no metadata".
+    pub(crate) fn for_metric(&self, metric_name: &[u8]) -> FamilyInfo<'a> {
+        const SUFFIXES: [&[u8]; 9] = [
+            b"",
+            b"_total",
+            b"_created",
+            b"_bucket",
+            b"_sum",
+            b"_count",
+            b"_gcount",
+            b"_gsum",
+            b"_info",
+        ];
+        match metric_name.strip_prefix(self.name) {
+            Some(rest) if !self.name.is_empty() && SUFFIXES.contains(&rest) => *self,
+            _ => FamilyInfo::default(),
+        }
     }
 }
 
@@ -185,6 +209,7 @@ pub struct Sample<'a> {
     pub(crate) exemplar: Option<RawExemplar<'a>>,
     pub(crate) family: FamilyInfo<'a>,
     pub(crate) line: usize,
+    pub(crate) norm: labels::LabelNorm,
 }
 
 impl<'a> Sample<'a> {
@@ -223,15 +248,21 @@ impl<'a> Sample<'a> {
 
     /// Decodes the metric name (as `__name__`) and labels into `buf`, which is
     /// cleared first. Labels appear in body order; [`LabelBuf::to_labels`]
-    /// sorts and checks for duplicates.
+    /// sorts and checks for duplicates. As in Prometheus, after a histogram
+    /// (summary) `# TYPE` line an `le` (`quantile`) value is rewritten in
+    /// canonical float form (`le="1"` becomes `le="1.0"`).
     pub fn labels(&self, buf: &mut LabelBuf) -> Result<(), ParseError> {
         buf.clear();
-        labels::parse_series(self.series, buf).map_err(|e| e.at_line(self.line))
+        labels::parse_series(self.series, buf, self.norm).map_err(|e| e.at_line(self.line))
     }
 
     /// Decodes the series into an engine [`LabelsBuilder`], replacing its
     /// contents. Empty label values are dropped, as the builder always does.
-    pub fn labels_into_builder(&self, buf: &mut LabelBuf, builder: &mut LabelsBuilder) -> Result<(), ParseError> {
+    pub fn labels_into_builder(
+        &self,
+        buf: &mut LabelBuf,
+        builder: &mut LabelsBuilder,
+    ) -> Result<(), ParseError> {
         self.labels(buf)?;
         buf.write_into(builder);
         Ok(())
@@ -318,7 +349,10 @@ impl ParseError {
 /// Picks the parser for `content_type` (the response's `Content-Type`
 /// header value) with Prometheus' default options: an unknown or missing
 /// content type is an error, as in Prometheus 3 without a fallback protocol.
-pub fn parser_for<'a>(content_type: &str, body: &'a [u8]) -> Result<Box<dyn ExpositionParser<'a> + 'a>, ParseError> {
+pub fn parser_for<'a>(
+    content_type: &str,
+    body: &'a [u8],
+) -> Result<Box<dyn ExpositionParser<'a> + 'a>, ParseError> {
     parser_for_with(content_type, body, ParseOptions::default())
 }
 
@@ -330,11 +364,17 @@ pub fn parser_for_with<'a>(
 ) -> Result<Box<dyn ExpositionParser<'a> + 'a>, ParseError> {
     let format = match format_for(content_type) {
         Some(f) => f,
-        None => options.fallback.ok_or_else(|| ParseError::UnsupportedContentType(content_type.to_owned()))?,
+        None => options
+            .fallback
+            .ok_or_else(|| ParseError::UnsupportedContentType(content_type.to_owned()))?,
     };
     match format {
-        Format::PrometheusText => Ok(Box::new(TextParser::with_validation(body, options.validation))),
-        Format::OpenMetrics => Ok(Box::new(OpenMetricsParser::with_validation(body, options.validation))),
+        Format::PrometheusText => {
+            Ok(Box::new(TextParser::with_validation(body, options.validation)))
+        }
+        Format::OpenMetrics => {
+            Ok(Box::new(OpenMetricsParser::with_validation(body, options.validation)))
+        }
         Format::Protobuf => Err(ParseError::UnsupportedContentType(content_type.to_owned())),
     }
 }
