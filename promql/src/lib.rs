@@ -136,7 +136,7 @@ impl Engine {
         if end_ms < start_ms {
             return Err(PromqlError::BadData("end timestamp must not be before start time".into()));
         }
-        if ((end_ms - start_ms) / step_ms) as u64 >= self.options.max_points_per_series {
+        if ((end_ms - start_ms) / step_ms) as u64 > self.options.max_points_per_series {
             return Err(PromqlError::BadData(
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"
                     .into(),

@@ -12,7 +12,29 @@ use super::range::by_step;
 use super::{EvalSeries, EvalValue, Evaluator, SeriesCollector};
 use crate::PromqlError;
 use crate::functions::stats::{go_float, go_float_plain, kahan_inc, quantile};
-use crate::parser::ast::{AggregateExpr, AggregateOp};
+use crate::parser::ast::{AggregateExpr, AggregateOp, Expr};
+
+/// Quotes bytes as Go's `strconv.Quote` does: invalid UTF-8 as `\xNN`.
+fn go_quote_bytes(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out.push('"');
+    out
+}
 
 /// The grouping labels of a series: `by` keeps the listed labels, `without`
 /// drops them and the metric name.
@@ -50,6 +72,14 @@ impl Evaluator<'_, '_> {
                 .as_ref()
                 .ok_or_else(|| PromqlError::Execution("count_values needs a label".into()))?;
             let label = self.eval_string(param)?;
+            if let Expr::StringLiteral(lit) = param.unwrap_parens() {
+                if let Some(bytes) = &lit.invalid_utf8 {
+                    return Err(PromqlError::Execution(format!(
+                        "invalid label name {}",
+                        go_quote_bytes(bytes)
+                    )));
+                }
+            }
             if label.is_empty() {
                 return Err(PromqlError::Execution(format!("invalid label name {label:?}")));
             }

@@ -68,7 +68,7 @@ fn signature(labels: &Labels, m: &VectorMatching) -> Labels {
         labels.keep_only(&m.matching_labels)
     } else {
         let mut drop: Vec<&str> = m.matching_labels.iter().map(String::as_str).collect();
-        drop.extend(["__name__", "__type__", "__unit__"]);
+        drop.push("__name__");
         labels.drop_names(&drop)
     }
 }
@@ -97,6 +97,17 @@ fn result_labels(lhs: &Labels, rhs: &Labels, op: BinaryOp, m: &VectorMatching) -
         };
     }
     b.build()
+}
+
+/// The labels a filled-in sample gets: the matching labels of its partner.
+fn match_labels(labels: &Labels, m: &VectorMatching) -> Labels {
+    if m.on {
+        labels.keep_only(&m.matching_labels)
+    } else {
+        let mut drop: Vec<&str> = m.matching_labels.iter().map(String::as_str).collect();
+        drop.push("__name__");
+        labels.drop_names(&drop)
+    }
 }
 
 impl Evaluator<'_, '_> {
@@ -298,23 +309,26 @@ impl Evaluator<'_, '_> {
                 inserted.clear();
                 inserted.resize(sigs.len(), HashMap::new());
             }
-            for &(si, v) in mv {
-                let sig = many_sig[si];
-                let Some((oi, ov)) = one_at[sig] else {
-                    if let Some(fill) = m.fill.rhs {
-                        let _ = fill;
-                    }
-                    continue;
-                };
-                let (lv, rv) = if one_to_many { (ov, v) } else { (v, ov) };
+            let mut apply = |matched: &mut Vec<bool>,
+                             inserted: &mut Vec<HashMap<Labels, ()>>,
+                             ml: &Labels,
+                             ol: &Labels,
+                             mv: f64,
+                             ov: f64,
+                             sig: usize,
+                             cache: Option<(usize, usize)>| {
+                let (lv, rv) = if one_to_many { (ov, mv) } else { (mv, ov) };
                 let (mut value, keep) = elem_op(b.op, lv, rv);
                 if b.return_bool {
                     value = if keep { 1.0 } else { 0.0 };
                 }
-                let labels = label_cache
-                    .entry((si, oi))
-                    .or_insert_with(|| result_labels(&many[si].labels, &one[oi].labels, b.op, m))
-                    .clone();
+                let labels = match cache {
+                    Some(key) => label_cache
+                        .entry(key)
+                        .or_insert_with(|| result_labels(ml, ol, b.op, m))
+                        .clone(),
+                    None => result_labels(ml, ol, b.op, m),
+                };
                 if m.card == VectorMatchCardinality::OneToOne {
                     if matched[sig] {
                         return Err(PromqlError::Execution(
@@ -330,9 +344,54 @@ impl Evaluator<'_, '_> {
                     ));
                 }
                 if !keep && !b.return_bool {
-                    continue;
+                    return Ok(());
                 }
-                out.push(labels, b.return_bool, t, value)?;
+                out.push(labels, b.return_bool, t, value)
+            };
+            for &(si, v) in mv {
+                let sig = many_sig[si];
+                match one_at[sig] {
+                    Some((oi, ov)) => apply(
+                        &mut matched,
+                        &mut inserted,
+                        &many[si].labels,
+                        &one[oi].labels,
+                        v,
+                        ov,
+                        sig,
+                        Some((si, oi)),
+                    )?,
+                    None => {
+                        if let Some(fill) = m.fill.rhs {
+                            let ol = match_labels(&many[si].labels, m);
+                            apply(
+                                &mut matched,
+                                &mut inserted,
+                                &many[si].labels,
+                                &ol,
+                                v,
+                                fill,
+                                sig,
+                                None,
+                            )?;
+                        }
+                    }
+                }
+            }
+            if let Some(fill) = m.fill.lhs {
+                for &(oi, ov) in ov {
+                    let sig = one_sig[oi];
+                    let done = if m.card == VectorMatchCardinality::OneToOne {
+                        matched[sig]
+                    } else {
+                        !inserted[sig].is_empty()
+                    };
+                    if done {
+                        continue;
+                    }
+                    let ml = match_labels(&one[oi].labels, m);
+                    apply(&mut matched, &mut inserted, &ml, &one[oi].labels, fill, ov, sig, None)?;
+                }
             }
         }
         Ok(out.finish())

@@ -13,6 +13,12 @@ fn valid_label_name(name: &str) -> bool {
     !name.is_empty()
 }
 
+/// A string literal argument that is not valid UTF-8 (Go escapes such as
+/// `"\xff"` allow that); such a string is never a valid label name.
+pub(crate) fn invalid_utf8_literal(e: &Expr) -> bool {
+    matches!(e.unwrap_parens(), Expr::StringLiteral(s) if s.invalid_utf8.is_some())
+}
+
 fn set_label(labels: &Labels, name: &str, value: &str) -> Labels {
     let mut b = labels.to_builder();
     if value.is_empty() {
@@ -34,7 +40,7 @@ pub(super) fn label_replace(
     let regex = GoRegex::new(&pattern).map_err(|_| {
         PromqlError::Execution(format!("invalid regular expression in label_replace(): {pattern}"))
     })?;
-    if !valid_label_name(&dst) {
+    if !valid_label_name(&dst) || invalid_utf8_literal(&args[1]) {
         return Err(PromqlError::Execution(format!(
             "invalid destination label name in label_replace(): {dst}"
         )));
@@ -60,14 +66,14 @@ pub(super) fn label_join(ev: &Evaluator<'_, '_>, args: &[Expr]) -> Result<EvalVa
     let mut srcs = Vec::with_capacity(args.len().saturating_sub(3));
     for a in &args[3..] {
         let src = ev.eval_string(a)?;
-        if !valid_label_name(&src) {
+        if !valid_label_name(&src) || invalid_utf8_literal(a) {
             return Err(PromqlError::Execution(format!(
                 "invalid source label name in label_join(): {src}"
             )));
         }
         srcs.push(src);
     }
-    if !valid_label_name(&dst) {
+    if !valid_label_name(&dst) || invalid_utf8_literal(&args[1]) {
         return Err(PromqlError::Execution(format!(
             "invalid destination label name in label_join(): {dst}"
         )));

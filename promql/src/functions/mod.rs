@@ -3,7 +3,7 @@
 
 pub(crate) mod date;
 pub(crate) mod histogram;
-mod labels;
+pub(crate) mod labels;
 pub(crate) mod range_fns;
 pub(crate) mod stats;
 

@@ -1,12 +1,11 @@
 //! Running parsed scripts and checking results.
 
-use std::collections::HashSet;
-
-use promethium_engine::model::{Labels, is_stale_nan};
+use promethium_engine::model::{Labels, is_stale_nan, matches_all};
 use promethium_engine::{Appendable, MemStorage};
 
 use super::script::{Command, EvalCommand, EvalTime, LoadCommand, MessageMatch, parse_script};
 use super::series_desc::SeqValue;
+use crate::parser::ast::Expr;
 use crate::value::{QueryResult, Value};
 use crate::{Engine, EngineOptions, PromqlError};
 
@@ -60,16 +59,8 @@ impl Default for SkipPolicy {
             files: vec![
                 ("native_histograms.test", "native histograms are not evaluated"),
                 (
-                    "duration_expression.test",
-                    "experimental: duration expressions (promql-duration-expr)",
-                ),
-                (
                     "extended_vectors.test",
                     "experimental: anchored/smoothed range selectors (promql-extended-range-selectors)",
-                ),
-                (
-                    "fill-modifier.test",
-                    "experimental: binary operator fill modifiers (promql-binop-fill-modifiers)",
                 ),
                 ("info.test", "experimental: the info() function (promql-experimental-functions)"),
                 (
@@ -79,10 +70,6 @@ impl Default for SkipPolicy {
                 (
                     "start_timestamps.test",
                     "experimental: start timestamps (created-timestamp-zero-ingestion)",
-                ),
-                (
-                    "type_and_unit.test",
-                    "experimental: __type__/__unit__ labels (type-and-unit-labels)",
                 ),
             ],
             functions: vec![
@@ -118,16 +105,16 @@ pub fn run_script(file_name: &str, text: &str, policy: &SkipPolicy) -> FileRepor
     };
     let engine = Engine::new(options);
     let mut storage = MemStorage::new();
-    // Metric names holding native histogram samples in the current storage.
-    let mut histogram_names: HashSet<String> = HashSet::new();
+    // Series holding native histogram samples in the current storage.
+    let mut histogram_series: Vec<Labels> = Vec::new();
     for cmd in commands {
         match cmd {
             Command::Clear => {
                 storage = MemStorage::new();
-                histogram_names.clear();
+                histogram_series.clear();
             }
             Command::Load(load) => {
-                if let Err(e) = load_into(&storage, &load, &mut histogram_names) {
+                if let Err(e) = load_into(&storage, &load, &mut histogram_series) {
                     report.script_error = Some(format!("line {}: {e}", load.line));
                     return report;
                 }
@@ -135,7 +122,7 @@ pub fn run_script(file_name: &str, text: &str, policy: &SkipPolicy) -> FileRepor
             Command::Eval(eval) => {
                 let outcome = if let Some(reason) = file_skip {
                     CommandOutcome::Skipped(reason.to_owned())
-                } else if let Some(reason) = skip_reason(&eval, &histogram_names, policy) {
+                } else if let Some(reason) = skip_reason(&eval, &histogram_series, policy) {
                     CommandOutcome::Skipped(reason)
                 } else {
                     match run_eval(&engine, &storage, &eval) {
@@ -153,20 +140,21 @@ pub fn run_script(file_name: &str, text: &str, policy: &SkipPolicy) -> FileRepor
 fn load_into(
     storage: &MemStorage,
     load: &LoadCommand,
-    histogram_names: &mut HashSet<String>,
+    histogram_series: &mut Vec<Labels>,
 ) -> Result<(), String> {
     let mut app = storage.appender();
     for s in &load.series {
         if s.has_histograms() {
-            if let Some(name) = s.labels.metric_name() {
-                histogram_names.insert(name.to_owned());
-            }
+            histogram_series.push(s.labels.clone());
         }
         if load.with_nhcb {
+            // The converted native histogram series: base name, no `le`.
             if let Some(name) = s.labels.metric_name() {
                 for suffix in ["_bucket", "_count", "_sum"] {
                     if let Some(base) = name.strip_suffix(suffix) {
-                        histogram_names.insert(base.to_owned());
+                        let mut b = s.labels.to_builder();
+                        b.set("__name__", base).del("le");
+                        histogram_series.push(b.build());
                     }
                 }
             }
@@ -183,16 +171,29 @@ fn load_into(
 
 fn skip_reason(
     eval: &EvalCommand,
-    histogram_names: &HashSet<String>,
+    histogram_series: &[Labels],
     policy: &SkipPolicy,
 ) -> Option<String> {
     if eval.expects_histograms() {
         return Some("expects native histogram results".into());
     }
-    let idents = identifiers(&eval.expr);
-    if let Some(name) = idents.iter().find(|i| histogram_names.contains(*i)) {
-        return Some(format!("reads native histogram series {name:?}"));
+    if let Ok(ast) = crate::parser::parse(&eval.expr) {
+        let mut hit: Option<String> = None;
+        ast.walk(&mut |e| {
+            let matchers = match e {
+                Expr::VectorSelector(vs) => &vs.matchers,
+                Expr::MatrixSelector(ms) => &ms.vector_selector.matchers,
+                _ => return,
+            };
+            if let Some(l) = histogram_series.iter().find(|l| matches_all(matchers, l)) {
+                hit.get_or_insert_with(|| l.metric_name().unwrap_or_default().to_owned());
+            }
+        });
+        if let Some(name) = hit {
+            return Some(format!("reads native histogram series {name:?}"));
+        }
     }
+    let idents = identifiers(&eval.expr);
     for (f, reason) in &policy.functions {
         if idents.iter().any(|i| i == f) && eval.expr.contains(&format!("{f}(")) {
             return Some((*reason).to_owned());
