@@ -142,14 +142,12 @@ impl Checker<'_> {
             if b.op.is_set_operator() && m.card == VectorMatchCardinality::OneToOne {
                 m.card = VectorMatchCardinality::ManyToMany;
             }
-            if m.on {
-                if let Some(l) = m.matching_labels.iter().find(|l| m.include.contains(l)) {
-                    let msg = format!(
-                        "label {} must not occur in ON and GROUP clause at once",
-                        super::quote::go_quote(l)
-                    );
-                    return Err(self.err(self.op_span(b), msg));
-                }
+            if let Some(l) = m.matching_labels.iter().find(|l| m.on && m.include.contains(l)) {
+                let msg = format!(
+                    "label {} must not occur in ON and GROUP clause at once",
+                    super::quote::go_quote(l)
+                );
+                return Err(self.err(self.op_span(b), msg));
             }
         }
         for (t, side) in [(lt, &b.lhs), (rt, &b.rhs)] {

@@ -8,6 +8,7 @@
 pub mod ast;
 mod check;
 pub mod functions;
+pub mod json;
 mod lexer;
 mod parse;
 pub mod printer;
@@ -22,6 +23,7 @@ pub use ast::{
     VectorMatchCardinality, VectorMatching, VectorSelector, line_col,
 };
 pub use functions::{FUNCTIONS, Function, get_function};
+pub use json::to_json;
 pub use printer::format;
 
 /// A syntax or type error in a query.

@@ -912,27 +912,23 @@ impl<'a> Parser<'a> {
     fn bin_modifiers(&mut self) -> PResult<BinModifiers> {
         let return_bool = self.accept(&TokenKind::Keyword(Keyword::Bool)).is_some();
         let mut matching = VectorMatching::default();
-        match self.peek_kind() {
-            TokenKind::Keyword(k @ (Keyword::On | Keyword::Ignoring)) => {
-                matching.on = *k == Keyword::On;
+        if let TokenKind::Keyword(k @ (Keyword::On | Keyword::Ignoring)) = self.peek_kind() {
+            matching.on = *k == Keyword::On;
+            self.advance();
+            matching.matching_labels = self.grouping_labels()?;
+            if let TokenKind::Keyword(k @ (Keyword::GroupLeft | Keyword::GroupRight)) =
+                self.peek_kind()
+            {
+                matching.card = if *k == Keyword::GroupLeft {
+                    VectorMatchCardinality::ManyToOne
+                } else {
+                    VectorMatchCardinality::OneToMany
+                };
                 self.advance();
-                matching.matching_labels = self.grouping_labels()?;
-                match self.peek_kind() {
-                    TokenKind::Keyword(k @ (Keyword::GroupLeft | Keyword::GroupRight)) => {
-                        matching.card = if *k == Keyword::GroupLeft {
-                            VectorMatchCardinality::ManyToOne
-                        } else {
-                            VectorMatchCardinality::OneToMany
-                        };
-                        self.advance();
-                        if self.peek_kind() == &TokenKind::LeftParen {
-                            matching.include = self.grouping_labels()?;
-                        }
-                    }
-                    _ => {}
+                if self.peek_kind() == &TokenKind::LeftParen {
+                    matching.include = self.grouping_labels()?;
                 }
             }
-            _ => {}
         }
         match self.peek_kind() {
             TokenKind::Keyword(Keyword::Fill) => {
@@ -1063,13 +1059,13 @@ impl<'a> Parser<'a> {
             }
             let (args, body_end) = p.call_body()?;
             let mut end = body_end;
-            if !modifier_first {
-                if let TokenKind::Keyword(k @ (Keyword::By | Keyword::Without)) = p.peek_kind() {
-                    without = *k == Keyword::Without;
-                    p.advance();
-                    grouping = p.grouping_labels()?;
-                    end = p.last_closing;
-                }
+            if let (false, TokenKind::Keyword(k @ (Keyword::By | Keyword::Without))) =
+                (modifier_first, p.peek_kind())
+            {
+                without = *k == Keyword::Without;
+                p.advance();
+                grouping = p.grouping_labels()?;
+                end = p.last_closing;
             }
             let span = Span::new(op_tok.start, end);
             p.new_aggregate(op, args, grouping, without, span)

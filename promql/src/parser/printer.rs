@@ -132,6 +132,10 @@ fn write_selector_base(f: &mut fmt::Formatter<'_>, vs: &VectorSelector) -> fmt::
     if !parts.is_empty() {
         parts.sort();
         write!(f, "{{{}}}", parts.join(","))?;
+    } else if vs.name.is_none() {
+        // Only `info`'s second argument may be empty; Prometheus prints
+        // nothing there, which does not parse back, so we print `{}`.
+        f.write_str("{}")?;
     }
     Ok(())
 }
