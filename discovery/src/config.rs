@@ -815,6 +815,9 @@ fn validate_selector(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A provider to run: its name within the job (`<key>/<index>`) and config.
+pub type NamedProvider = (String, Arc<dyn SdConfig>);
+
 /// The discovery sections of one scrape (or alertmanager) config, borrowed.
 ///
 /// This is the registry of mechanisms: adding one means a module with its
@@ -835,8 +838,8 @@ impl SdConfigSet<'_> {
     /// the same config), and the keys present whose mechanism is not
     /// implemented yet. As in Prometheus, all `static_configs` entries form
     /// one provider.
-    pub fn providers(&self) -> (Vec<(String, Arc<dyn SdConfig>)>, Vec<&'static str>) {
-        let mut out: Vec<(String, Arc<dyn SdConfig>)> = Vec::new();
+    pub fn providers(&self) -> (Vec<NamedProvider>, Vec<&'static str>) {
+        let mut out: Vec<NamedProvider> = Vec::new();
         let mut unimplemented = Vec::new();
         if !self.static_configs.is_empty() {
             out.push((

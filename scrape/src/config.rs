@@ -18,7 +18,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use promethium_discovery::config::SdConfigSet;
+use promethium_discovery::config::{NamedProvider, SdConfigSet};
 use promethium_discovery::config::{
     Authorization, BasicAuth, HttpClientConfig, KubernetesSdConfig, OAuth2, Secret, TlsConfig,
     duration_serde,
@@ -653,7 +653,7 @@ impl ScrapeConfig {
     /// The discovery providers of this job, in Prometheus' order: one
     /// provider for all `static_configs` entries, then one per other entry.
     /// Names are `<key>/<index>`, stable across reloads of the same config.
-    pub fn sd_providers(&self) -> Vec<(String, std::sync::Arc<dyn SdConfig>)> {
+    pub fn sd_providers(&self) -> Vec<NamedProvider> {
         self.sd_config_set().providers().0
     }
 
