@@ -88,6 +88,11 @@ pub fn format_prom_duration(d: Duration) -> String {
     }
     let mut out = String::new();
     for (unit, size) in UNITS_MS {
+        // Years and weeks only when exact, as Prometheus prints them:
+        // `90d` reads better than `12w6d`.
+        if matches!(unit, "y" | "w") && ms % size != 0 {
+            continue;
+        }
         let n = ms / size;
         if n > 0 {
             out.push_str(&n.to_string());
@@ -289,7 +294,9 @@ mod tests {
         assert!(parse_prom_duration("1m1h").is_err(), "units out of order");
         assert!(parse_prom_duration("1.5m").is_err());
         assert_eq!(format_prom_duration(Duration::from_secs(5400)), "1h30m");
-        assert_eq!(format_prom_duration(Duration::from_secs(15 * 86_400)), "2w1d");
+        assert_eq!(format_prom_duration(Duration::from_secs(15 * 86_400)), "15d");
+        assert_eq!(format_prom_duration(Duration::from_secs(14 * 86_400)), "2w");
+        assert_eq!(format_prom_duration(Duration::from_secs(365 * 86_400 + 3600)), "365d1h");
         assert_eq!(format_prom_duration(Duration::ZERO), "0s");
     }
 

@@ -80,9 +80,11 @@ fn api_endpoints_have_prometheus_shapes() {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs();
-    let v =
-        get(port, &format!("/api/v1/query_range?query=up&start={}&end={now}&step=1s", now - 60))
-            .json();
+    let v = get(
+        port,
+        &format!("/api/v1/query_range?query=up&start={}&end={}&step=1s", now - 60, now + 10),
+    )
+    .json();
     assert_eq!(assert_success(&v)["resultType"], "matrix");
     assert!(v["data"]["result"][0]["values"].as_array().is_some_and(|a| !a.is_empty()), "{v}");
 
