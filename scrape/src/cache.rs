@@ -1,0 +1,388 @@
+//! The per-target scrape cache: series bytes to series reference and labels,
+//! plus the bookkeeping staleness needs.
+//!
+//! A target serves nearly the same series every scrape. Keyed by the exact
+//! bytes that name a series in the body (`name{labels}`), the cache lets a
+//! steady-state scrape skip everything expensive about a sample (decoding
+//! labels, adding target labels, metric relabeling, limit checks, hashing the
+//! final label set) and append with the series reference the storage
+//! returned last time. Only new bytes take the slow path.
+//!
+//! Staleness needs "which series did the last committed scrape write", and
+//! the cache answers that without a second per-sample map: each entry
+//! remembers the last two scrape iterations that appended it, and the cache
+//! remembers which iteration's series are live in storage. A series is live
+//! when one of its two iterations is the live one; it goes stale when it is
+//! live but was not appended in the current scrape. Keeping two iterations
+//! matters for failed scrapes: a series appended by the failed scrape before
+//! it failed (then rolled back) still counts as live from the scrape before.
+//!
+//! Entries not seen for two scrapes are evicted, as are series dropped by
+//! metric relabeling and metadata, so a target whose series churn does not
+//! grow the cache without bound.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use promethium_engine::model::{Labels, Metadata, MetricType, SeriesRef};
+
+/// A hasher for byte-string keys: one xxh3 call over the whole key, which is
+/// several times faster than SipHash on the 30 to 200 byte series names the
+/// cache sees, and needs no DoS resistance (keys come from one target, which
+/// could as well send that many distinct series).
+#[derive(Default, Clone, Copy)]
+pub struct BytesHasher(u64);
+
+impl Hasher for BytesHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        // The length prefix `[u8]` hashes before its bytes; folding it in
+        // cheaply keeps the single xxh3 call per key.
+        self.0 = self.0.rotate_left(5) ^ n as u64;
+    }
+}
+
+/// A `HashMap` keyed by byte strings with [`BytesHasher`].
+pub type BytesMap<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<BytesHasher>>;
+
+/// What the cache knows about one series of the target.
+#[derive(Debug, Clone)]
+pub struct CacheEntry {
+    /// The storage's reference, `None` until an append returned one.
+    pub series_ref: Option<SeriesRef>,
+    /// The final labels (target labels added, metric relabeling applied).
+    pub labels: Labels,
+    /// The last scrape iteration whose body contained the series.
+    pub last_seen_iter: u64,
+    /// The last two iterations that appended a sample of this series
+    /// without an explicit timestamp (0 = never); `[newest, previous]`.
+    appended_iters: [u64; 2],
+}
+
+impl CacheEntry {
+    /// Records that scrape `iter` appended this series (staleness-tracked).
+    pub fn mark_appended(&mut self, iter: u64) {
+        if self.appended_iters[0] != iter {
+            self.appended_iters = [iter, self.appended_iters[0]];
+        }
+    }
+
+    fn appended_in(&self, iter: u64) -> bool {
+        self.appended_iters[0] == iter || self.appended_iters[1] == iter
+    }
+}
+
+#[derive(Debug, Clone)]
+struct MetadataEntry {
+    metric_type: MetricType,
+    help: Option<String>,
+    unit: Option<String>,
+    last_seen_iter: u64,
+}
+
+/// Per-target cache; owned by one scrape loop and handed to its successor
+/// when the loop is restarted by a configuration reload.
+#[derive(Debug, Default)]
+pub struct ScrapeCache {
+    iter: u64,
+    /// The iteration whose series are live in storage (last committed
+    /// successful scrape), `None` after a failed scrape marked them stale.
+    live_iter: Option<u64>,
+    series: BytesMap<CacheEntry>,
+    dropped: BytesMap<u64>,
+    metadata: BytesMap<MetadataEntry>,
+    metadata_changed: bool,
+}
+
+impl ScrapeCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Starts a scrape and returns its iteration number (starting at 1).
+    pub fn begin_scrape(&mut self) -> u64 {
+        self.iter += 1;
+        self.iter
+    }
+
+    /// The current iteration.
+    pub fn iter(&self) -> u64 {
+        self.iter
+    }
+
+    /// The entry for `series` bytes, if cached.
+    #[inline]
+    pub fn get_mut(&mut self, series: &[u8]) -> Option<&mut CacheEntry> {
+        self.series.get_mut(series)
+    }
+
+    /// Caches a new series seen in the current scrape.
+    pub fn insert(&mut self, series: &[u8], labels: Labels) -> &mut CacheEntry {
+        let iter = self.iter;
+        let entry = self.series.entry(series.into()).or_insert_with(|| CacheEntry {
+            series_ref: None,
+            labels: Labels::empty(),
+            last_seen_iter: iter,
+            appended_iters: [0, 0],
+        });
+        entry.labels = labels;
+        entry.last_seen_iter = iter;
+        entry
+    }
+
+    /// Whether `series` was dropped by metric relabeling (refreshing it if so).
+    #[inline]
+    pub fn is_dropped(&mut self, series: &[u8]) -> bool {
+        match self.dropped.get_mut(series) {
+            Some(seen) => {
+                *seen = self.iter;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Remembers that metric relabeling drops `series`.
+    pub fn insert_dropped(&mut self, series: &[u8]) {
+        self.dropped.insert(series.into(), self.iter);
+    }
+
+    /// Number of cached series (kept and dropped).
+    pub fn len(&self) -> usize {
+        self.series.len() + self.dropped.len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Series live in storage that the current scrape did not append: they
+    /// get staleness markers. When `failed`, the current scrape is being
+    /// rolled back, so every live series goes stale.
+    ///
+    /// A series that the current scrape appended under other bytes (the
+    /// target reordered its labels, or relabeling merged two series) is not
+    /// stale, as Prometheus decides by final labels.
+    pub fn stale_series(&self, failed: bool) -> Vec<(Option<SeriesRef>, Labels)> {
+        let Some(live) = self.live_iter else { return Vec::new() };
+        let now = self.iter;
+        let mut stale: Vec<(Option<SeriesRef>, Labels)> = self
+            .series
+            .values()
+            .filter(|e| e.appended_in(live) && (failed || e.appended_iters[0] != now))
+            .map(|e| (e.series_ref, e.labels.clone()))
+            .collect();
+        if !stale.is_empty() && !failed {
+            let appended_now: std::collections::HashSet<&Labels> = self
+                .series
+                .values()
+                .filter(|e| e.appended_iters[0] == now)
+                .map(|e| &e.labels)
+                .collect();
+            stale.retain(|(_, l)| !appended_now.contains(l));
+        }
+        stale.sort_by(|a, b| a.1.cmp(&b.1));
+        stale.dedup_by(|a, b| a.1 == b.1);
+        stale
+    }
+
+    /// Ends the current scrape. `committed` is true when its samples were
+    /// committed (they are now the live set), false when it failed (its
+    /// samples were rolled back and the previous ones marked stale). Evicts
+    /// what was not seen in this scrape or the one before.
+    pub fn end_scrape(&mut self, committed: bool) {
+        let iter = self.iter;
+        self.live_iter = committed.then_some(iter);
+        let keep_from = iter.saturating_sub(1);
+        self.series.retain(|_, e| e.last_seen_iter >= keep_from);
+        self.dropped.retain(|_, seen| *seen >= keep_from);
+        let before = self.metadata.len();
+        self.metadata.retain(|_, m| m.last_seen_iter >= keep_from);
+        if self.metadata.len() != before {
+            self.metadata_changed = true;
+        }
+    }
+
+    /// Forgets which series are live: used when the loop has written
+    /// end-of-run staleness markers.
+    pub fn forget_live(&mut self) {
+        self.live_iter = None;
+    }
+
+    /// Records a `# TYPE` line.
+    pub fn set_type(&mut self, family: &[u8], metric_type: MetricType) {
+        let iter = self.iter;
+        let m = self.metadata_entry(family);
+        m.last_seen_iter = iter;
+        if m.metric_type != metric_type {
+            m.metric_type = metric_type;
+            self.metadata_changed = true;
+        }
+    }
+
+    /// Records a `# HELP` line; `raw` is compared first so the steady state
+    /// does not decode.
+    pub fn set_help(&mut self, family: &[u8], help: &str) {
+        let iter = self.iter;
+        let m = self.metadata_entry(family);
+        m.last_seen_iter = iter;
+        if m.help.as_deref() != Some(help) {
+            m.help = Some(help.to_owned());
+            self.metadata_changed = true;
+        }
+    }
+
+    /// Records a `# UNIT` line.
+    pub fn set_unit(&mut self, family: &[u8], unit: &str) {
+        let iter = self.iter;
+        let m = self.metadata_entry(family);
+        m.last_seen_iter = iter;
+        if m.unit.as_deref() != Some(unit) {
+            m.unit = Some(unit.to_owned());
+            self.metadata_changed = true;
+        }
+    }
+
+    fn metadata_entry(&mut self, family: &[u8]) -> &mut MetadataEntry {
+        if !self.metadata.contains_key(family) {
+            self.metadata_changed = true;
+        }
+        self.metadata.entry(family.into()).or_insert_with(|| MetadataEntry {
+            metric_type: MetricType::Unknown,
+            help: None,
+            unit: None,
+            last_seen_iter: 0,
+        })
+    }
+
+    /// The metadata per metric family, sorted by name, when it changed
+    /// since the last call; `None` when unchanged.
+    pub fn take_metadata_if_changed(&mut self) -> Option<Vec<(String, Metadata)>> {
+        if !std::mem::take(&mut self.metadata_changed) {
+            return None;
+        }
+        let mut out: Vec<(String, Metadata)> = self
+            .metadata
+            .iter()
+            .map(|(name, m)| {
+                (
+                    String::from_utf8_lossy(name).into_owned(),
+                    Metadata {
+                        metric_type: m.metric_type,
+                        help: m.help.clone().unwrap_or_default(),
+                        unit: m.unit.clone().unwrap_or_default(),
+                    },
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(name: &str) -> Labels {
+        Labels::new([("__name__", name)])
+    }
+
+    fn scrape(cache: &mut ScrapeCache, series: &[&str]) -> u64 {
+        let iter = cache.begin_scrape();
+        for s in series {
+            let e = match cache.get_mut(s.as_bytes()) {
+                Some(e) => e,
+                None => cache.insert(s.as_bytes(), labels(s)),
+            };
+            e.last_seen_iter = iter;
+            e.mark_appended(iter);
+        }
+        iter
+    }
+
+    fn names(v: Vec<(Option<SeriesRef>, Labels)>) -> Vec<String> {
+        v.into_iter().map(|(_, l)| l.metric_name().unwrap().to_owned()).collect()
+    }
+
+    #[test]
+    fn vanished_series_go_stale_once() {
+        let mut c = ScrapeCache::new();
+        scrape(&mut c, &["a", "b"]);
+        assert!(c.stale_series(false).is_empty(), "nothing is live before the first commit");
+        c.end_scrape(true);
+        scrape(&mut c, &["a"]);
+        assert_eq!(names(c.stale_series(false)), ["b"]);
+        c.end_scrape(true);
+        scrape(&mut c, &["a"]);
+        assert!(c.stale_series(false).is_empty(), "b was marked stale in the previous scrape");
+        c.end_scrape(true);
+    }
+
+    #[test]
+    fn failed_scrape_stales_everything_live_even_if_partly_parsed() {
+        let mut c = ScrapeCache::new();
+        scrape(&mut c, &["a", "b"]);
+        c.end_scrape(true);
+        // The failed scrape appended `a` before failing; it is rolled back.
+        scrape(&mut c, &["a"]);
+        assert_eq!(names(c.stale_series(true)), ["a", "b"]);
+        c.end_scrape(false);
+        scrape(&mut c, &["a"]);
+        assert!(c.stale_series(true).is_empty(), "nothing live after a failed scrape");
+        c.end_scrape(true);
+        scrape(&mut c, &[]);
+        assert_eq!(names(c.stale_series(false)), ["a"]);
+    }
+
+    #[test]
+    fn same_labels_under_other_bytes_are_not_stale() {
+        let mut c = ScrapeCache::new();
+        let iter = c.begin_scrape();
+        c.insert(b"x{a=\"1\",b=\"2\"}", labels("x")).mark_appended(iter);
+        c.end_scrape(true);
+        let iter = c.begin_scrape();
+        c.insert(b"x{b=\"2\",a=\"1\"}", labels("x")).mark_appended(iter);
+        assert!(c.stale_series(false).is_empty());
+    }
+
+    #[test]
+    fn unseen_entries_are_evicted_after_two_scrapes() {
+        let mut c = ScrapeCache::new();
+        scrape(&mut c, &["a", "b"]);
+        c.insert_dropped(b"d");
+        c.end_scrape(true);
+        scrape(&mut c, &["a"]);
+        c.end_scrape(true);
+        assert_eq!(c.len(), 3, "b and d are kept one scrape longer");
+        scrape(&mut c, &["a"]);
+        c.end_scrape(true);
+        assert_eq!(c.len(), 1);
+        assert!(!c.is_dropped(b"d"));
+    }
+
+    #[test]
+    fn metadata_reports_only_changes() {
+        let mut c = ScrapeCache::new();
+        c.begin_scrape();
+        c.set_type(b"up", MetricType::Gauge);
+        c.set_help(b"up", "whether the target is up");
+        let m = c.take_metadata_if_changed().unwrap();
+        assert_eq!(m[0].0, "up");
+        assert_eq!(m[0].1.metric_type, MetricType::Gauge);
+        c.end_scrape(true);
+        c.begin_scrape();
+        c.set_type(b"up", MetricType::Gauge);
+        c.set_help(b"up", "whether the target is up");
+        assert!(c.take_metadata_if_changed().is_none());
+    }
+}
