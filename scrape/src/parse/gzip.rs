@@ -30,10 +30,10 @@ impl BodyDecoder {
     ) -> Result<&'b [u8], ParseError> {
         let encoding = content_encoding.map(str::trim).unwrap_or("");
         if encoding.is_empty() || encoding.eq_ignore_ascii_case("identity") {
-            if let Some(limit) = limit_bytes {
-                if body.len() > limit {
-                    return Err(ParseError::BodyTooLarge { limit_bytes: limit });
-                }
+            if let Some(limit) = limit_bytes
+                && body.len() > limit
+            {
+                return Err(ParseError::BodyTooLarge { limit_bytes: limit });
             }
             return Ok(body);
         }

@@ -23,9 +23,15 @@
 use promethium_engine::model::MetricType;
 
 use super::labels::LabelNorm;
-use super::lex::{is_label_start, is_metric_start, label_name_len, metric_name_len, parse_float, quoted_len, seconds_to_ms};
+use super::lex::{
+    is_label_start, is_metric_start, label_name_len, metric_name_len, parse_float, quoted_len,
+    seconds_to_ms,
+};
 use super::strict::OpenMetricsChecker;
-use super::{Entry, Escaping, ExpositionParser, FamilyInfo, Format, ParseError, RawExemplar, Sample, Text, Validation};
+use super::{
+    Entry, Escaping, ExpositionParser, FamilyInfo, Format, ParseError, RawExemplar, Sample, Text,
+    Validation,
+};
 
 /// Parser for `application/openmetrics-text; version=1.0.0`.
 #[derive(Debug)]
@@ -121,8 +127,9 @@ impl<'a> OpenMetricsParser<'a> {
         self.pos += 7;
         let (name, escaping) = match self.cur() {
             b'"' => {
-                let (len, newlines) = quoted_len(&self.b[self.pos..], true)
-                    .ok_or_else(|| self.expected(&format!("expected metric name after {keyword}"), start))?;
+                let (len, newlines) = quoted_len(&self.b[self.pos..], true).ok_or_else(|| {
+                    self.expected(&format!("expected metric name after {keyword}"), start)
+                })?;
                 let name = &self.b[self.pos + 1..self.pos + len - 1];
                 self.pos += len;
                 self.line += newlines;
@@ -223,8 +230,8 @@ impl<'a> OpenMetricsParser<'a> {
             }
             let quoted = c == b'"';
             let (ns, ne) = if quoted {
-                let (len, _) =
-                    quoted_len(&self.b[self.pos..], false).ok_or_else(|| self.expected("expected label name", start))?;
+                let (len, _) = quoted_len(&self.b[self.pos..], false)
+                    .ok_or_else(|| self.expected("expected label name", start))?;
                 let span = (self.pos + 1, self.pos + len - 1);
                 self.pos += len;
                 span
@@ -263,11 +270,21 @@ impl<'a> OpenMetricsParser<'a> {
                 .ok_or_else(|| self.expected("expected label value", start))?;
             let value = &self.b[self.pos + 1..self.pos + len - 1];
             if std::str::from_utf8(value).is_err() {
-                return Err(self.err(format!("invalid UTF-8 label value {:?}", String::from_utf8_lossy(value))));
+                return Err(self.err(format!(
+                    "invalid UTF-8 label value {:?}",
+                    String::from_utf8_lossy(value)
+                )));
             }
             self.pos += len;
             match self.cur() {
-                b',' => self.pos += 1,
+                b',' => {
+                    self.pos += 1;
+                    // The specification's grammar has no trailing comma;
+                    // Prometheus accepts one.
+                    if self.strict.is_some() && self.cur() == b'}' {
+                        return Err(self.err("trailing comma in label set"));
+                    }
+                }
                 b'}' => {}
                 _ => return Err(self.expected("expected comma or brace close", start)),
             }
@@ -290,7 +307,9 @@ impl<'a> OpenMetricsParser<'a> {
     }
 
     fn float_token(&mut self, start: usize, after: &str) -> Result<f64, ParseError> {
-        let raw = self.spaced_token().ok_or_else(|| self.expected(&format!("expected value after {after}"), start))?;
+        let raw = self
+            .spaced_token()
+            .ok_or_else(|| self.expected(&format!("expected value after {after}"), start))?;
         parse_float(raw).ok_or_else(|| {
             self.err(format!(
                 "invalid value {:?} while parsing {:?}",

@@ -134,16 +134,16 @@ impl<'a> TextParser<'a> {
             } else {
                 None
             };
-            if let Some(is_help) = kind {
-                if matches!(rest.get(4), Some(b' ' | b'\t')) {
-                    self.pos += 4;
-                    self.skip_ws();
-                    if let Some(entry) = self.metadata(is_help, start)? {
-                        return Ok(Some(entry));
-                    }
-                    // Strict mode ignores a HELP/TYPE line without a name.
-                    return self.free_comment(start);
+            if let Some(is_help) = kind
+                && matches!(rest.get(4), Some(b' ' | b'\t'))
+            {
+                self.pos += 4;
+                self.skip_ws();
+                if let Some(entry) = self.metadata(is_help, start)? {
+                    return Ok(Some(entry));
                 }
+                // Strict mode ignores a HELP/TYPE line without a name.
+                return self.free_comment(start);
             }
         }
         // Prometheus' lexer reads the comment's first byte as end-of-input
@@ -215,16 +215,13 @@ impl<'a> TextParser<'a> {
             if std::str::from_utf8(text).is_err() {
                 return Err(ParseError::new(line, "help text is not valid UTF-8".to_owned()));
             }
-            if let Some(strict) = &mut self.strict {
-                if !strict.helps.insert(name.to_vec()) {
-                    return Err(ParseError::new(
-                        line,
-                        format!(
-                            "second HELP line for metric name {:?}",
-                            String::from_utf8_lossy(name)
-                        ),
-                    ));
-                }
+            if let Some(strict) = &mut self.strict
+                && !strict.helps.insert(name.to_vec())
+            {
+                return Err(ParseError::new(
+                    line,
+                    format!("second HELP line for metric name {:?}", String::from_utf8_lossy(name)),
+                ));
             }
             let help = Text::new(text, Escaping::TextHelp);
             self.family.help = Some(help);
@@ -359,10 +356,10 @@ impl<'a> TextParser<'a> {
         if name == b"__name__" {
             return Err(self.err("label name \"__name__\" is reserved"));
         }
-        let numeric = match (family_type, name) {
-            (MetricType::Histogram, b"le") | (MetricType::Summary, b"quantile") => true,
-            _ => false,
-        };
+        let numeric = matches!(
+            (family_type, name),
+            (MetricType::Histogram, b"le") | (MetricType::Summary, b"quantile")
+        );
         if numeric && parse_float(value).is_none() {
             return Err(self.err(format!(
                 "expected float as value for {:?} label, got {:?}",
