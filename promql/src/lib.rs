@@ -311,3 +311,108 @@ fn time_bounds(
     }
     b
 }
+
+#[cfg(test)]
+mod tests {
+    use promethium_engine::{Appendable, MemStorage};
+
+    use super::*;
+
+    /// `up{job="a"}` and `up{job="b"}`, one sample every 15 s for 10 minutes.
+    fn storage() -> MemStorage {
+        let db = MemStorage::new();
+        for (job, step) in [("a", 1.0), ("b", 2.0)] {
+            let labels = Labels::new([("__name__", "up_total"), ("job", job)]);
+            let mut app = db.appender();
+            for i in 0..=40 {
+                app.append(None, &labels, i * 15_000, i as f64 * step).unwrap();
+            }
+            app.commit().unwrap();
+        }
+        db
+    }
+
+    #[test]
+    fn instant_and_range_queries_agree() {
+        let db = storage();
+        let engine = Engine::default();
+        let instant = engine.instant_query(&db, "sum(rate(up_total[1m]))", 300_000).unwrap();
+        let Value::Vector(v) = instant.value else { panic!("expected a vector") };
+        assert_eq!(v.len(), 1);
+        assert!((v[0].value - 0.2).abs() < 1e-9, "{}", v[0].value);
+        let range =
+            engine.range_query(&db, "sum(rate(up_total[1m]))", 240_000, 300_000, 30_000).unwrap();
+        let Value::Matrix(m) = range.value else { panic!("expected a matrix") };
+        assert_eq!(m[0].samples.len(), 3);
+        assert!((m[0].samples[2].value - 0.2).abs() < 1e-9);
+        assert!(range.samples_loaded > 0);
+    }
+
+    #[test]
+    fn metric_name_is_dropped_by_functions_but_not_by_selectors() {
+        let db = storage();
+        let engine = Engine::default();
+        let Value::Vector(v) =
+            engine.instant_query(&db, "up_total{job=\"a\"}", 60_000).unwrap().value
+        else {
+            panic!("expected a vector")
+        };
+        assert_eq!(v[0].labels.metric_name(), Some("up_total"));
+        let Value::Vector(v) =
+            engine.instant_query(&db, "abs(up_total{job=\"a\"})", 60_000).unwrap().value
+        else {
+            panic!("expected a vector")
+        };
+        assert_eq!(v[0].labels, Labels::new([("job", "a")]));
+    }
+
+    #[test]
+    fn limits_return_prometheus_errors() {
+        let db = storage();
+        let engine = Engine::new(EngineOptions { max_samples: 10, ..EngineOptions::default() });
+        let err = engine.instant_query(&db, "count_over_time(up_total[10m])", 600_000).unwrap_err();
+        assert!(matches!(err, PromqlError::TooManySamples(_)), "{err}");
+        assert_eq!(err.error_type(), "execution");
+
+        let engine = Engine::default();
+        let err = engine.range_query(&db, "up_total", 0, 3_600_000_000, 1_000).unwrap_err();
+        assert!(
+            err.to_string().starts_with("exceeded maximum resolution of 11,000 points"),
+            "{err}"
+        );
+        assert_eq!(err.error_type(), "bad_data");
+
+        let err = engine.range_query(&db, "up_total[5m]", 0, 60_000, 15_000).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector"
+        );
+
+        let engine =
+            Engine::new(EngineOptions { timeout: Duration::ZERO, ..EngineOptions::default() });
+        let err = engine.instant_query(&db, "up_total", 60_000).unwrap_err();
+        assert!(matches!(err, PromqlError::Timeout(_)), "{err}");
+        assert_eq!(err.error_type(), "timeout");
+    }
+
+    #[test]
+    fn lookback_delta_is_configurable() {
+        let db = storage();
+        let short =
+            Engine::new(EngineOptions { lookback_delta_ms: 10_000, ..EngineOptions::default() });
+        // The last sample is at 600 s; 5 s later it is still visible, 15 s later it is not.
+        assert!(
+            matches!(short.instant_query(&db, "up_total", 605_000).unwrap().value, Value::Vector(v) if v.len() == 2)
+        );
+        assert!(
+            matches!(short.instant_query(&db, "up_total", 615_000).unwrap().value, Value::Vector(v) if v.is_empty())
+        );
+    }
+
+    #[test]
+    fn parse_errors_are_bad_data() {
+        let err = Engine::default().instant_query(&MemStorage::new(), "sum(", 0).unwrap_err();
+        assert!(matches!(err, PromqlError::Parse(_)));
+        assert_eq!(err.error_type(), "bad_data");
+    }
+}

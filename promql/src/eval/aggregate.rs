@@ -72,13 +72,13 @@ impl Evaluator<'_, '_> {
                 .as_ref()
                 .ok_or_else(|| PromqlError::Execution("count_values needs a label".into()))?;
             let label = self.eval_string(param)?;
-            if let Expr::StringLiteral(lit) = param.unwrap_parens() {
-                if let Some(bytes) = &lit.invalid_utf8 {
-                    return Err(PromqlError::Execution(format!(
-                        "invalid label name {}",
-                        go_quote_bytes(bytes)
-                    )));
-                }
+            if let Expr::StringLiteral(lit) = param.unwrap_parens()
+                && let Some(bytes) = &lit.invalid_utf8
+            {
+                return Err(PromqlError::Execution(format!(
+                    "invalid label name {}",
+                    go_quote_bytes(bytes)
+                )));
             }
             if label.is_empty() {
                 return Err(PromqlError::Execution(format!("invalid label name {label:?}")));
@@ -100,22 +100,22 @@ impl Evaluator<'_, '_> {
                 self.aggregate_k(a, &grouping, &param, &input)
             }
             _ => {
-                if a.op == AggregateOp::Quantile {
-                    if let (Some(p), Some(expr)) = (&param, &a.param) {
-                        let worst = [
-                            p.iter().copied().find(|q| q.is_nan()),
-                            p.iter().copied().filter(|q| *q > 1.0).reduce(f64::max),
-                            p.iter().copied().filter(|q| *q < 0.0).reduce(f64::min),
-                        ];
-                        for q in worst.into_iter().flatten() {
-                            self.ctx.warn(
-                                &format!(
-                                    "quantile value should be between 0 and 1, got {}",
-                                    go_float(q)
-                                ),
-                                expr.span(),
-                            );
-                        }
+                if a.op == AggregateOp::Quantile
+                    && let (Some(p), Some(expr)) = (&param, &a.param)
+                {
+                    let worst = [
+                        p.iter().copied().find(|q| q.is_nan()),
+                        p.iter().copied().filter(|q| *q > 1.0).reduce(f64::max),
+                        p.iter().copied().filter(|q| *q < 0.0).reduce(f64::min),
+                    ];
+                    for q in worst.into_iter().flatten() {
+                        self.ctx.warn(
+                            &format!(
+                                "quantile value should be between 0 and 1, got {}",
+                                go_float(q)
+                            ),
+                            expr.span(),
+                        );
                     }
                 }
                 self.aggregate_fold(a, &grouping, param.as_deref(), &input)
@@ -188,16 +188,8 @@ impl Evaluator<'_, '_> {
                         let q = (g.count - 1.0) / g.count;
                         (g.mean, g.comp) = kahan_inc(f / g.count, q * g.mean, q * g.comp);
                     }
-                    AggregateOp::Max => {
-                        if g.value < f || g.value.is_nan() {
-                            g.value = f;
-                        }
-                    }
-                    AggregateOp::Min => {
-                        if g.value > f || g.value.is_nan() {
-                            g.value = f;
-                        }
-                    }
+                    AggregateOp::Max if g.value < f || g.value.is_nan() => g.value = f,
+                    AggregateOp::Min if g.value > f || g.value.is_nan() => g.value = f,
                     AggregateOp::Count => g.count += 1.0,
                     AggregateOp::Stddev | AggregateOp::Stdvar => {
                         g.count += 1.0;

@@ -53,7 +53,7 @@ impl Evaluator<'_, '_> {
             if !samples.is_empty() {
                 out.push(LoadedSeries { labels: series.labels().clone(), samples });
             }
-            if total % 4096 == 0 {
+            if out.len().is_multiple_of(256) {
                 self.ctx.check_deadline("query execution")?;
             }
         }

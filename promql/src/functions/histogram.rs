@@ -24,7 +24,7 @@ const SMALL_DELTA_TOLERANCE: f64 = 1e-12;
 /// interpolation inside the bucket holding the rank; the lowest bucket
 /// starts at 0 unless its bound is not positive; a rank in the `+Inf`
 /// bucket yields the next lower bound.
-pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> BucketQuantile {
+pub(crate) fn bucket_quantile(q: f64, buckets: &mut [Bucket]) -> BucketQuantile {
     let plain = |value| BucketQuantile { value, forced_monotonic: false };
     if q.is_nan() {
         return plain(f64::NAN);

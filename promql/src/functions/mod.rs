@@ -431,17 +431,16 @@ fn eval_range_function(ev: &Evaluator<'_, '_>, call: &Call) -> Result<EvalValue,
         if points.is_empty() {
             continue;
         }
-        if matches!(name, "rate" | "increase") {
-            if let Some(metric) = series.labels.metric_name() {
-                if !["_total", "_sum", "_count", "_bucket"].iter().any(|s| metric.ends_with(s)) {
-                    ev.ctx.info(
-                        &format!(
-                            "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
-                        ),
-                        args[matrix_idx].span(),
-                    );
-                }
-            }
+        if matches!(name, "rate" | "increase")
+            && let Some(metric) = series.labels.metric_name()
+            && !["_total", "_sum", "_count", "_bucket"].iter().any(|s| metric.ends_with(s))
+        {
+            ev.ctx.info(
+                &format!(
+                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
+                ),
+                args[matrix_idx].span(),
+            );
         }
         held += points.len();
         result.push(EvalSeries::new(series.labels, series.drop_name || !keeps_name, points));

@@ -322,10 +322,10 @@ fn parse_scalar(s: &str) -> Option<f64> {
     };
     let v = if let Some(hex) = body.strip_prefix("0x") {
         i64::from_str_radix(hex, 16).ok()? as f64
-    } else if body == "inf" || body == "nan" {
-        body.parse::<f64>().ok()?
-    } else if body.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | '+' | '-'))
-        && !body.is_empty()
+    } else if body == "inf"
+        || body == "nan"
+        || (body.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | '+' | '-'))
+            && !body.is_empty())
     {
         body.parse::<f64>().ok()?
     } else {
