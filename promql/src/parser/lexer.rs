@@ -553,6 +553,9 @@ impl Lexer<'_> {
             '^' => self.emit(TokenKind::Pow),
             ',' => self.emit(TokenKind::Comma),
             c if is_duration_keyword_start(c) => {
+                // Prometheus only counts digits as "a duration was seen", so it
+                // rejects `x[step():1m]`; we count `step()` and friends too.
+                self.got_duration = true;
                 if !self.scan_duration_keyword() {
                     self.error(format!(
                         "unexpected character in duration expression: {}",
