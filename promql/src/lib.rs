@@ -281,15 +281,16 @@ fn time_bounds(
                 let o = off(&vs.offset);
                 let (a, z) = at_ms(vs.at, q).map_or((s, en), |t| (t, t));
                 b.0 = b.0.min(a - o - lookback);
-                b.1 = b.1.max(z - o);
+                b.1 = b.1.max(z - o + if vs.smoothed { lookback } else { 0 });
             }
             Expr::MatrixSelector(ms) => {
                 let vs = &ms.vector_selector;
                 let o = off(&vs.offset);
                 let r = ms.range.resolve(d, false).unwrap_or(0);
                 let (a, z) = at_ms(vs.at, q).map_or((s, en), |t| (t, t));
-                b.0 = b.0.min(a - o - r);
-                b.1 = b.1.max(z - o);
+                let extended = vs.anchored || vs.smoothed;
+                b.0 = b.0.min(a - o - r - if extended { lookback } else { 0 });
+                b.1 = b.1.max(z - o + if vs.smoothed { lookback } else { 0 });
             }
             Expr::Subquery(sq) => {
                 let o = off(&sq.offset);

@@ -15,6 +15,11 @@ pub(crate) struct RangeInput {
     pub(crate) range_ms: i64,
     pub(crate) offset_ms: i64,
     pub(crate) at_ms: Option<i64>,
+    /// How far windows reach before their start (`anchored`, `smoothed`:
+    /// one lookback delta, to find the sample to anchor or interpolate at).
+    pub(crate) extend_left_ms: i64,
+    /// How far windows reach after their end (`smoothed`: one lookback delta).
+    pub(crate) extend_right_ms: i64,
 }
 
 impl Evaluator<'_, '_> {
@@ -31,18 +36,44 @@ impl Evaluator<'_, '_> {
                     Some(a) => (a - offset_ms, a - offset_ms),
                     None => (self.start_ms - offset_ms, self.end_ms - offset_ms),
                 };
-                let loaded =
-                    self.load_series(vs, first - range_ms + 1, last, range_ms, Some(func), true)?;
+                let lookback = self.ctx.lookback_ms;
+                let (extend_left_ms, extend_right_ms) = match (vs.anchored, vs.smoothed) {
+                    (true, _) => (lookback, 0),
+                    (_, true) => (lookback, lookback),
+                    _ => (0, 0),
+                };
+                let loaded = self.load_series(
+                    vs,
+                    first - range_ms - extend_left_ms + 1,
+                    last + extend_right_ms,
+                    range_ms,
+                    Some(func),
+                    true,
+                )?;
                 let series = loaded
                     .into_iter()
                     .map(|s| EvalSeries::new(s.labels, false, s.samples))
                     .collect();
-                Ok(RangeInput { series, range_ms, offset_ms, at_ms })
+                Ok(RangeInput {
+                    series,
+                    range_ms,
+                    offset_ms,
+                    at_ms,
+                    extend_left_ms,
+                    extend_right_ms,
+                })
             }
             Expr::Subquery(sq) => {
                 let offset_ms = self.offset(sq.offset.as_ref())?;
                 let (series, range_ms) = self.eval_subquery_points(sq)?;
-                Ok(RangeInput { series, range_ms, offset_ms, at_ms: self.at_time(sq.at) })
+                Ok(RangeInput {
+                    series,
+                    range_ms,
+                    offset_ms,
+                    at_ms: self.at_time(sq.at),
+                    extend_left_ms: 0,
+                    extend_right_ms: 0,
+                })
             }
             other => Err(PromqlError::Execution(format!(
                 "expected a range vector argument, got {}",
@@ -72,10 +103,10 @@ impl Evaluator<'_, '_> {
                 let t = self.step_ts(step);
                 let end = input.at_ms.unwrap_or(t) - input.offset_ms;
                 let start = end - input.range_ms;
-                while hi < samples.len() && samples[hi].t_ms <= end {
+                while hi < samples.len() && samples[hi].t_ms <= end + input.extend_right_ms {
                     hi += 1;
                 }
-                while lo < hi && samples[lo].t_ms <= start {
+                while lo < hi && samples[lo].t_ms <= start - input.extend_left_ms {
                     lo += 1;
                 }
                 if lo >= hi {

@@ -6,6 +6,7 @@ use promethium_engine::model::{Labels, Sample, is_stale_nan};
 
 use super::{EvalSeries, Evaluator};
 use crate::PromqlError;
+use crate::functions::range_fns;
 use crate::parser::ast::{MatrixSelector, VectorSelector};
 
 /// The samples of one selected series inside the needed time range.
@@ -78,6 +79,9 @@ impl Evaluator<'_, '_> {
             Some(a) => (a - offset, a - offset),
             None => (self.start_ms - offset, self.end_ms - offset),
         };
+        if vs.smoothed {
+            return self.eval_smoothed_selector(vs, first_ref, last_ref, offset, at);
+        }
         let loaded = self.load_series(vs, first_ref - lookback + 1, last_ref, 0, None, false)?;
         let steps = self.steps();
         let mut out = Vec::with_capacity(loaded.len());
@@ -110,8 +114,52 @@ impl Evaluator<'_, '_> {
         Ok(out)
     }
 
+    /// A `smoothed` instant selector: the value at the reference time,
+    /// interpolated linearly between the samples around it (within one
+    /// lookback delta either side), or the last value when none follows.
+    fn eval_smoothed_selector(
+        &self,
+        vs: &VectorSelector,
+        first_ref: i64,
+        last_ref: i64,
+        offset: i64,
+        at: Option<i64>,
+    ) -> Result<Vec<EvalSeries>, PromqlError> {
+        let lookback = self.ctx.lookback_ms;
+        let loaded =
+            self.load_series(vs, first_ref - lookback + 1, last_ref + lookback, 0, None, true)?;
+        let mut out = Vec::with_capacity(loaded.len());
+        for series in loaded {
+            let samples = &series.samples;
+            let mut points = Vec::new();
+            for i in 0..self.steps() {
+                let t = self.step_ts(i);
+                let reference = at.unwrap_or(t) - offset;
+                let lo = samples.partition_point(|s| s.t_ms <= reference - lookback);
+                let hi = samples.partition_point(|s| s.t_ms <= reference + lookback);
+                let window = &samples[lo..hi];
+                let k = window.partition_point(|s| s.t_ms < reference);
+                let value = if k < window.len() && window[k].t_ms == reference {
+                    window[k].value
+                } else if k > 0 && k < window.len() {
+                    range_fns::interpolate(window[k - 1], window[k], reference, false)
+                } else if k > 0 {
+                    window[k - 1].value
+                } else {
+                    continue;
+                };
+                points.push(Sample::new(t, value));
+            }
+            if !points.is_empty() {
+                out.push(EvalSeries::new(series.labels, false, points));
+            }
+        }
+        Ok(out)
+    }
+
     /// A range selector as a result value (instant queries only): the raw
-    /// samples in `(ref - range, ref]`, staleness markers excluded.
+    /// samples in `(ref - range, ref]`, staleness markers excluded; with
+    /// `anchored`/`smoothed`, bounded by points at the window edges.
     pub(crate) fn eval_matrix_selector_raw(
         &self,
         ms: &MatrixSelector,
@@ -120,7 +168,30 @@ impl Evaluator<'_, '_> {
         let offset = self.offset(vs.offset.as_ref())?;
         let range = self.duration(&ms.range, false)?;
         let reference = self.at_time(vs.at).unwrap_or(self.start_ms) - offset;
-        let loaded = self.load_series(vs, reference - range + 1, reference, range, None, true)?;
-        Ok(loaded.into_iter().map(|s| EvalSeries::new(s.labels, false, s.samples)).collect())
+        let lookback = self.ctx.lookback_ms;
+        let (left, right) = match (vs.anchored, vs.smoothed) {
+            (true, _) => (lookback, 0),
+            (_, true) => (lookback, lookback),
+            _ => (0, 0),
+        };
+        let loaded = self.load_series(
+            vs,
+            reference - range - left + 1,
+            reference + right,
+            range,
+            None,
+            true,
+        )?;
+        Ok(loaded
+            .into_iter()
+            .filter_map(|s| {
+                let samples = if vs.anchored || vs.smoothed {
+                    range_fns::extend_samples(&s.samples, reference - range, reference, vs.smoothed)
+                } else {
+                    s.samples
+                };
+                (!samples.is_empty()).then(|| EvalSeries::new(s.labels, false, samples))
+            })
+            .collect())
     }
 }

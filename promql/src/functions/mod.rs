@@ -366,6 +366,21 @@ fn eval_range_function(ev: &Evaluator<'_, '_>, call: &Call) -> Result<EvalValue,
             scalars.push(ev.eval_scalar(a)?);
         }
     }
+    let (anchored, smoothed) = match args[matrix_idx].unwrap_parens() {
+        Expr::MatrixSelector(ms) => (ms.vector_selector.anchored, ms.vector_selector.smoothed),
+        _ => (false, false),
+    };
+    if anchored && !matches!(name, "changes" | "delta" | "increase" | "rate" | "resets") {
+        return Err(PromqlError::Execution(format!(
+            "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with {name}"
+        )));
+    }
+    if smoothed && !matches!(name, "delta" | "increase" | "rate") {
+        return Err(PromqlError::Execution(format!(
+            "smoothed modifier can only be used with: delta, increase, rate - not with {name}"
+        )));
+    }
+    let extended = anchored || smoothed;
     let input: RangeInput = ev.range_input(&args[matrix_idx], name)?;
     let keeps_name = matches!(name, "last_over_time" | "first_over_time");
     let scalar = |k: usize, step: usize| scalars.get(k).map_or(f64::NAN, |s| s[step]);
@@ -383,6 +398,15 @@ fn eval_range_function(ev: &Evaluator<'_, '_>, call: &Call) -> Result<EvalValue,
     }
     let outputs = ev.map_windows(&input, |_, step, samples, w: &Window| {
         Ok(match name {
+            "rate" if extended => range_fns::extended_rate(samples, w, smoothed, true, true),
+            "increase" if extended => range_fns::extended_rate(samples, w, smoothed, true, false),
+            "delta" if extended => range_fns::extended_rate(samples, w, smoothed, false, false),
+            "resets" if anchored => {
+                range_fns::anchored_samples(samples, w).and_then(range_fns::resets)
+            }
+            "changes" if anchored => {
+                range_fns::anchored_samples(samples, w).and_then(range_fns::changes)
+            }
             "rate" => range_fns::extrapolated_rate(samples, w, true, true),
             "increase" => range_fns::extrapolated_rate(samples, w, true, false),
             "delta" => range_fns::extrapolated_rate(samples, w, false, false),

@@ -279,6 +279,136 @@ pub(crate) fn double_exponential_smoothing(samples: &[Sample], sf: f64, tf: f64)
     Some(s1)
 }
 
+/// Linear interpolation between two samples at `t`; for counters a drop
+/// between them is a reset, so the line starts from zero.
+pub(crate) fn interpolate(p1: Sample, p2: Sample, t: i64, is_counter: bool) -> f64 {
+    let y1 = if is_counter && p2.value < p1.value { 0.0 } else { p1.value };
+    y1 + (p2.value - y1) * (t - p1.t_ms) as f64 / (p2.t_ms - p1.t_ms) as f64
+}
+
+/// Index of the first sample with `pred` true among the first `n`, else `n`
+/// (Go's `sort.Search`).
+fn search(samples: &[Sample], n: usize, pred: impl Fn(&Sample) -> bool) -> usize {
+    samples[..n].partition_point(|s| !pred(s))
+}
+
+/// `rate`/`increase`/`delta` over an `anchored` or `smoothed` window.
+/// `samples` reach one lookback delta before the window (and after it when
+/// smoothed). The value at the window start is the last sample at or before
+/// it (anchored) or interpolated there (smoothed); likewise at the end. No
+/// extrapolation happens.
+pub(crate) fn extended_rate(
+    samples: &[Sample],
+    w: &Window,
+    smoothed: bool,
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut last = samples.len() - 1;
+    let mut first = search(samples, last, |s| s.t_ms > w.start_ms).saturating_sub(1);
+    if smoothed {
+        last = search(samples, last, |s| s.t_ms >= w.end_ms);
+    }
+    if samples[last].t_ms <= w.start_ms {
+        return None;
+    }
+    if smoothed && samples[first].t_ms > w.end_ms {
+        return None;
+    }
+    let left = if smoothed && samples[first].t_ms < w.start_ms {
+        interpolate(samples[first], samples[first + 1], w.start_ms, is_counter)
+    } else {
+        samples[first].value
+    };
+    let right = if smoothed && last > 0 && samples[last].t_ms > w.end_ms {
+        interpolate(samples[last - 1], samples[last], w.end_ms, is_counter)
+    } else {
+        samples[last].value
+    };
+    let mut result = right - left;
+    if is_counter {
+        if samples[first].t_ms <= w.start_ms {
+            first += 1;
+        }
+        if samples[last].t_ms >= w.end_ms {
+            last = last.wrapping_sub(1);
+        }
+        let inner =
+            if last == usize::MAX || first > last { &[][..] } else { &samples[first..=last] };
+        let mut prev = left;
+        for p in inner {
+            if p.value < prev {
+                result += prev;
+            }
+            prev = p.value;
+        }
+        if right < prev {
+            result += prev;
+        }
+    }
+    if is_rate {
+        result /= w.range_ms as f64 / 1000.0;
+    }
+    Some(result)
+}
+
+/// For `changes`/`resets` over an `anchored` window: the samples from the
+/// last one at or before the window start (the anchor) on, or `None` when
+/// no sample lies inside the window.
+pub(crate) fn anchored_samples<'a>(samples: &'a [Sample], w: &Window) -> Option<&'a [Sample]> {
+    let after = samples.partition_point(|s| s.t_ms <= w.start_ms);
+    if after >= samples.len() {
+        return None;
+    }
+    Some(&samples[after.saturating_sub(1)..])
+}
+
+/// A range selector's samples with `anchored`/`smoothed` applied, as an
+/// instant query returns them: a point at each window edge (the anchor or
+/// the interpolated value) around the samples strictly inside.
+pub(crate) fn extend_samples(
+    samples: &[Sample],
+    mint: i64,
+    maxt: i64,
+    smoothed: bool,
+) -> Vec<Sample> {
+    if samples.is_empty() {
+        return Vec::new();
+    }
+    let mut last = samples.len() - 1;
+    let mut first = search(samples, last, |s| s.t_ms > mint).saturating_sub(1);
+    if smoothed {
+        last = search(samples, last, |s| s.t_ms >= maxt);
+    }
+    if samples[last].t_ms <= mint {
+        return Vec::new();
+    }
+    let left = if smoothed && samples[first].t_ms < mint {
+        interpolate(samples[first], samples[first + 1], mint, false)
+    } else {
+        samples[first].value
+    };
+    let right = if smoothed && last > 0 && samples[last].t_ms > maxt {
+        interpolate(samples[last - 1], samples[last], maxt, false)
+    } else {
+        samples[last].value
+    };
+    if samples[first].t_ms <= mint {
+        first += 1;
+    }
+    let end = if samples[last].t_ms >= maxt { last } else { last + 1 };
+    let mut out = Vec::with_capacity(end.saturating_sub(first) + 2);
+    out.push(Sample::new(mint, left));
+    if first < end {
+        out.extend_from_slice(&samples[first..end]);
+    }
+    out.push(Sample::new(maxt, right));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

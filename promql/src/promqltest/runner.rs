@@ -58,10 +58,6 @@ impl Default for SkipPolicy {
         SkipPolicy {
             files: vec![
                 ("native_histograms.test", "native histograms are not evaluated"),
-                (
-                    "extended_vectors.test",
-                    "experimental: anchored/smoothed range selectors (promql-extended-range-selectors)",
-                ),
                 ("info.test", "experimental: the info() function (promql-experimental-functions)"),
                 (
                     "limit.test",
