@@ -21,6 +21,7 @@ pub mod config;
 pub mod duration;
 pub mod flags;
 pub mod http;
+pub mod logging;
 pub mod remote;
 pub mod router;
 pub mod scrape_glue;

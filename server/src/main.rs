@@ -33,5 +33,9 @@ fn init_logging(flags: &Flags) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(false);
-    if flags.log_format == "json" { builder.json().init() } else { builder.compact().init() }
+    if flags.log_format == "json" {
+        builder.json().init()
+    } else {
+        builder.event_format(promethium_server::logging::Logfmt).init()
+    }
 }

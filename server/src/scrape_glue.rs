@@ -1,10 +1,9 @@
 //! Wiring discovery into scraping, and scraping into the API.
 //!
-//! Each job's discovery providers run as tasks; their target groups are
-//! merged per job (a group replaces the previous group with the same
-//! source) and handed to the scrape manager. On reload the providers are
-//! restarted and the manager applies the new config, keeping unchanged
-//! jobs' loops running.
+//! The discovery manager runs every job's providers and publishes merged
+//! snapshots of target groups; a task hands each snapshot to the scrape
+//! manager. On reload both managers apply the new config, keeping the
+//! providers and scrape loops of unchanged jobs running.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -12,11 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use parking_lot::Mutex;
-use promethium_discovery::TargetGroup;
+use promethium_discovery::manager::{
+    Manager as DiscoveryManager, ManagerOptions as DiscoveryOptions,
+};
 use promethium_engine::Appendable;
 use promethium_scrape::manager::{ManagerOptions, ScrapeManager, ScrapeMetrics};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::api::json::push_float_text;
@@ -30,14 +29,11 @@ use crate::targets::{
 };
 use crate::telemetry::Collector;
 
-/// Groups per job, then per provider, then per source.
-type Merged = HashMap<String, HashMap<String, BTreeMap<String, TargetGroup>>>;
-
-/// Running scraping: the manager and the discovery tasks feeding it.
+/// Running scraping: the scrape manager and the discovery feeding it.
 pub struct Scraping {
     manager: Arc<ScrapeManager>,
-    discovery: Vec<JoinHandle<()>>,
-    merged: Arc<Mutex<Merged>>,
+    discovery: DiscoveryManager,
+    forward: JoinHandle<()>,
 }
 
 impl Scraping {
@@ -51,69 +47,45 @@ impl Scraping {
         ));
         state.set_targets(Arc::new(ManagerView { manager: manager.clone() }));
         state.telemetry.register(Arc::new(ScrapeCollector { metrics: manager.metrics() }));
-        let mut scraping = Scraping {
-            manager,
-            discovery: Vec::new(),
-            merged: Arc::new(Mutex::new(HashMap::new())),
+        let discovery = DiscoveryManager::new(DiscoveryOptions::default());
+        let mut snapshots = discovery.subscribe();
+        let forward = {
+            let manager = manager.clone();
+            tokio::spawn(async move {
+                while snapshots.changed().await.is_ok() {
+                    let snapshot = snapshots.borrow_and_update().clone();
+                    let groups: HashMap<_, _> =
+                        snapshot.iter().map(|(job, gs)| (job.clone(), gs.clone())).collect();
+                    manager.sync(groups);
+                }
+            })
         };
+        let mut scraping = Scraping { manager, discovery, forward };
         scraping.apply(&state.config())?;
         Ok(scraping)
     }
 
-    /// Applies a (re)loaded config. On error nothing changed.
+    /// Applies a (re)loaded config. A scrape config the manager refuses
+    /// fails the reload with nothing changed; a discovery provider that
+    /// cannot start is logged and discovers nothing, as in Prometheus.
     pub fn apply(&mut self, loaded: &LoadedConfig) -> anyhow::Result<()> {
         let config = &loaded.config;
-        // Build every discoverer first so a bad SD config fails the reload
-        // before anything is stopped.
-        let mut discoverers = Vec::new();
-        for sc in &config.scrape_configs {
-            for (provider, sd) in sc.sd_providers() {
-                let d =
-                    sd.discoverer().map_err(|e| anyhow::anyhow!("job {:?}: {e}", sc.job_name))?;
-                discoverers.push((sc.job_name.clone(), provider, d));
-            }
-        }
         self.manager.apply_config(config).map_err(|e| anyhow::anyhow!("{e}"))?;
-        for task in self.discovery.drain(..) {
-            task.abort();
-        }
-        {
-            // Jobs keep their last groups until their new providers report,
-            // so a reload does not make targets flap.
-            let jobs: std::collections::HashSet<&str> =
-                config.scrape_configs.iter().map(|s| s.job_name.as_str()).collect();
-            self.merged.lock().retain(|job, _| jobs.contains(job.as_str()));
-        }
-        for (job, provider, discoverer) in discoverers {
-            let (tx, mut rx) = mpsc::channel::<Vec<TargetGroup>>(16);
-            let runner = tokio::spawn(discoverer.run(tx));
-            let manager = self.manager.clone();
-            let merged = self.merged.clone();
-            let forward = tokio::spawn(async move {
-                while let Some(groups) = rx.recv().await {
-                    let all: Vec<TargetGroup> = {
-                        let mut m = merged.lock();
-                        let job_groups = m.entry(job.clone()).or_default();
-                        let per_provider = job_groups.entry(provider.clone()).or_default();
-                        for g in groups {
-                            per_provider.insert(g.source.clone(), g);
-                        }
-                        job_groups.values().flat_map(|p| p.values().cloned()).collect()
-                    };
-                    manager.sync(HashMap::from([(job.clone(), all)]));
-                }
-                runner.abort();
-            });
-            self.discovery.push(forward);
+        let jobs = config
+            .scrape_configs
+            .iter()
+            .map(|sc| (sc.job_name.clone(), sc.sd_providers()))
+            .collect();
+        for e in self.discovery.apply_config(jobs) {
+            tracing::error!(error = %e, "service discovery provider not started");
         }
         Ok(())
     }
 
     /// Stops discovery and every scrape loop (writing staleness markers).
     pub async fn stop(&mut self) {
-        for task in self.discovery.drain(..) {
-            task.abort();
-        }
+        self.forward.abort();
+        self.discovery.apply_config(Vec::new());
         self.manager.stop().await;
     }
 }

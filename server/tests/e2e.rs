@@ -129,7 +129,12 @@ fn api_endpoints_have_prometheus_shapes() {
     assert_eq!(assert_success(&v), &serde_json::json!([]));
 
     // Targets with state and pool filters, dropped targets and counts.
-    let v = get(port, "/api/v1/targets").json();
+    // Discovery publishes at most every 5 s (as in Prometheus), so the last
+    // job's groups may arrive a little after the first ones.
+    let v = s.wait_for(Duration::from_secs(15), "all three jobs synced", || {
+        let v = get(port, "/api/v1/targets").json();
+        (v["data"]["droppedTargetCounts"]["dropped"] == 1).then_some(v)
+    });
     let d = assert_success(&v);
     let active = d["activeTargets"].as_array().expect("activeTargets");
     assert_eq!(active.len(), 2, "{v}");
