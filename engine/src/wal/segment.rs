@@ -33,8 +33,11 @@ pub(crate) const MAX_PAYLOAD_LEN: usize = 1 << 30;
 /// Payloads shorter than this are never compressed: zstd's frame overhead
 /// eats the gain and the CPU is better spent elsewhere.
 pub(crate) const MIN_COMPRESS_LEN: usize = 256;
-/// zstd level. Level 1 compresses sample payloads about as well as level 3
-/// at several times the speed; the WAL is write-mostly, so speed wins.
+/// zstd level. Measured on node_exporter-shaped scrapes (bytes per sample;
+/// samples per CPU-second appending, replaying): level 3 gives 3.03, 24 M,
+/// 63 M; level 1 gives 3.26, 28 M, 64 M; level -1 gives 3.41, 34 M, 63 M;
+/// level -5 gives 4.29, 44 M, 86 M; uncompressed 10.0, 101 M, 77 M. Level 1
+/// keeps the log a third of its raw size at a cost the ingest target absorbs.
 const ZSTD_LEVEL: i32 = 1;
 
 /// The segment header bytes.
