@@ -153,13 +153,12 @@ pub fn read_file(path: &Path) -> Result<Vec<TargetGroup>, FileSdError> {
                 return Err(parse_err(format!("group {i}: empty label name")));
             }
         }
-        let mut targets = Vec::with_capacity(g.targets.len());
-        for t in g.targets {
-            if t.0.contains('/') {
-                return Err(parse_err(format!("group {i}: {:?} is not a valid hostname", t.0)));
-            }
-            targets.push(LabelSet::from([(crate::ADDRESS_LABEL.to_owned(), t.0)]));
-        }
+        // Addresses are checked after relabeling, which may rewrite them.
+        let targets = g
+            .targets
+            .into_iter()
+            .map(|t| LabelSet::from([(crate::ADDRESS_LABEL.to_owned(), t.0)]))
+            .collect();
         let mut labels = g.labels;
         labels.insert(FILEPATH_LABEL.to_owned(), display.clone());
         out.push(TargetGroup { source: format!("{display}:{i}"), targets, labels });
@@ -341,7 +340,7 @@ mod tests {
         std::fs::write(&yaml, "").expect("write");
         assert!(read_file(&yaml).expect("empty is no groups").is_empty());
 
-        for bad in ["- targets: [a]\n  lables: {}\n", "targets: [a]\n", "- targets: ['a/b']\n"] {
+        for bad in ["- targets: [a]\n  lables: {}\n", "targets: [a]\n", "- targets: [[a]]\n"] {
             std::fs::write(&yaml, bad).expect("write");
             assert!(read_file(&yaml).is_err(), "{bad:?} should be rejected");
         }

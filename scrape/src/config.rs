@@ -18,14 +18,14 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use promethium_discovery::config::{NamedProvider, SdConfigSet};
+use promethium_discovery::LabelSet;
 use promethium_discovery::config::{
     Authorization, BasicAuth, HttpClientConfig, KubernetesSdConfig, OAuth2, Secret, TlsConfig,
     duration_serde,
 };
+use promethium_discovery::config::{NamedProvider, SdConfigSet};
 use promethium_discovery::file::FileSdConfig;
 use promethium_discovery::static_config::StaticConfig;
-use promethium_discovery::{LabelSet, SdConfig};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use promethium_discovery::config::{format_duration, parse_duration};
@@ -111,7 +111,7 @@ impl fmt::Display for ByteSize {
         }
         for (u, shift) in UNITS {
             let size = 1u64 << shift;
-            if self.0 % size == 0 {
+            if self.0.is_multiple_of(size) {
                 return write!(f, "{}{u}", self.0 / size);
             }
         }
@@ -668,7 +668,7 @@ impl ScrapeConfig {
 }
 
 /// The whole configuration file.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// `global`.
@@ -716,27 +716,6 @@ pub struct Config {
     /// Accepted-but-ignored settings found while loading.
     #[serde(skip)]
     warnings: Vec<String>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            global: GlobalConfig::default(),
-            runtime: None,
-            rule_files: Vec::new(),
-            scrape_config_files: Vec::new(),
-            scrape_configs: Vec::new(),
-            alerting: None,
-            storage: None,
-            tracing: None,
-            remote_write: Vec::new(),
-            remote_read: Vec::new(),
-            otlp: None,
-            original: String::new(),
-            source_path: None,
-            warnings: Vec::new(),
-        }
-    }
 }
 
 impl Config {

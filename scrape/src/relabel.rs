@@ -223,7 +223,7 @@ impl Serialize for Regex {
 /// Deserializing validates the rule as Prometheus does while parsing (with
 /// the UTF-8 name scheme), so a bad rule is reported with its line.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(try_from = "RawRelabelConfig")]
+#[serde(try_from = "raw::RelabelConfig")]
 pub struct RelabelConfig {
     /// Labels whose values are joined with `separator` to form the input.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -250,41 +250,49 @@ pub struct RelabelConfig {
     pub name_validation: NameValidationScheme,
 }
 
-/// The rule as written, before validation.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawRelabelConfig {
-    source_labels: Vec<crate::config::ScalarString>,
-    #[serde(deserialize_with = "crate::config::scalar_string")]
-    separator: String,
-    regex: Regex,
-    modulus: u64,
-    #[serde(deserialize_with = "crate::config::scalar_string")]
-    target_label: String,
-    #[serde(deserialize_with = "crate::config::scalar_string")]
-    replacement: String,
-    action: Action,
-}
+/// The rule as written, before validation. A module of its own so that
+/// serde's messages say "struct RelabelConfig".
+mod raw {
+    use serde::Deserialize;
 
-impl Default for RawRelabelConfig {
-    fn default() -> Self {
-        let d = RelabelConfig::default();
-        RawRelabelConfig {
-            source_labels: Vec::new(),
-            separator: d.separator,
-            regex: d.regex,
-            modulus: d.modulus,
-            target_label: d.target_label,
-            replacement: d.replacement,
-            action: d.action,
+    use super::{Action, Regex};
+    use crate::config::ScalarString;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub(super) struct RelabelConfig {
+        pub(super) source_labels: Vec<ScalarString>,
+        #[serde(deserialize_with = "crate::config::scalar_string")]
+        pub(super) separator: String,
+        pub(super) regex: Regex,
+        pub(super) modulus: u64,
+        #[serde(deserialize_with = "crate::config::scalar_string")]
+        pub(super) target_label: String,
+        #[serde(deserialize_with = "crate::config::scalar_string")]
+        pub(super) replacement: String,
+        pub(super) action: Action,
+    }
+
+    impl Default for RelabelConfig {
+        fn default() -> Self {
+            let d = super::RelabelConfig::default();
+            RelabelConfig {
+                source_labels: Vec::new(),
+                separator: d.separator,
+                regex: d.regex,
+                modulus: d.modulus,
+                target_label: d.target_label,
+                replacement: d.replacement,
+                action: d.action,
+            }
         }
     }
 }
 
-impl TryFrom<RawRelabelConfig> for RelabelConfig {
+impl TryFrom<raw::RelabelConfig> for RelabelConfig {
     type Error = RelabelConfigError;
 
-    fn try_from(raw: RawRelabelConfig) -> Result<Self, Self::Error> {
+    fn try_from(raw: raw::RelabelConfig) -> Result<Self, Self::Error> {
         let mut c = RelabelConfig {
             source_labels: raw.source_labels.into_iter().map(|s| s.0).collect(),
             separator: raw.separator,

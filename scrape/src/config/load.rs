@@ -414,18 +414,24 @@ pub(super) fn validate_scrape_config(c: &mut ScrapeConfig, g: &GlobalConfig) -> 
     c.bearer_token_file.clear();
     revalidate_rules(&mut c.relabel_configs, scheme)?;
     revalidate_rules(&mut c.metric_relabel_configs, scheme)?;
-    validate_sd(c.sd_config_set(), scheme)?;
+    validate_sd(c.sd_config_set(), scheme, !c.relabel_configs.is_empty())?;
     for k in &mut c.kubernetes_sd_configs {
         k.validate()?;
     }
     Ok(())
 }
 
-/// Checks shared by every place that embeds discovery configs.
-fn validate_sd(set: SdConfigSet<'_>, scheme: NameValidationScheme) -> Result<(), String> {
+/// Checks shared by every place that embeds discovery configs. As in
+/// Prometheus, static targets that look like URLs are only rejected when
+/// no relabel rule could rewrite them (the blackbox exporter pattern).
+fn validate_sd(
+    set: SdConfigSet<'_>,
+    scheme: NameValidationScheme,
+    has_relabeling: bool,
+) -> Result<(), String> {
     for sc in set.static_configs {
         for t in &sc.targets {
-            if t.contains('/') {
+            if !has_relabeling && t.contains('/') {
                 return Err(format!("{t:?} is not a valid hostname"));
             }
         }
@@ -469,7 +475,7 @@ fn validate_alertmanager(
             resolve(base, p);
         }
     }
-    validate_sd(am.sd_config_set(), scheme)?;
+    validate_sd(am.sd_config_set(), scheme, !am.relabel_configs.is_empty())?;
     for k in &mut am.kubernetes_sd_configs {
         k.validate().map_err(|e| format!("alertmanagers: {e}"))?;
     }

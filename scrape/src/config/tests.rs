@@ -242,6 +242,10 @@ fn rule_violations_name_the_job_and_its_line() {
         ("    basic_auth: {username: u}\n    bearer_token: t\n", "at most one of basic_auth"),
         ("    authorization: {type: Basic, credentials: x}\n", "use \"basic_auth\" instead"),
         ("    static_configs: [{targets: ['host/path']}]\n", "is not a valid hostname"),
+        (
+            "    static_configs: [{targets: [a]}]\n    relabel_configs: [null]\n",
+            "expected struct RelabelConfig",
+        ),
         ("    file_sd_configs: [{files: [targets.txt]}]\n", "not valid for file discovery"),
         (
             "    kubernetes_sd_configs: [{role: pod, api_server: 'x', kubeconfig_file: y}]\n",
@@ -263,6 +267,14 @@ fn rule_violations_name_the_job_and_its_line() {
         let e = load_err(&text);
         assert!(e.to_string().contains(want), "{extra}: {e}");
     }
+}
+
+#[test]
+fn url_targets_are_allowed_when_relabeling_can_rewrite_them() {
+    load(
+        "scrape_configs:\n  - job_name: bb\n    static_configs: [{targets: ['https://x.example']}]\n    \
+          relabel_configs: [{source_labels: [__address__], target_label: __param_target}]\n",
+    );
 }
 
 #[test]
