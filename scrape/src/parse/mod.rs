@@ -44,6 +44,8 @@ mod gzip;
 mod labels;
 mod lex;
 mod openmetrics;
+#[cfg(test)]
+mod proptests;
 mod strict;
 mod text;
 
