@@ -440,3 +440,19 @@ fn json_tree_for_parse_query() {
         "{json}"
     );
 }
+
+#[test]
+fn pretty_splits_long_expressions_like_format_query() {
+    use promethium_promql::parser::printer::pretty_with_width;
+    let e = ok(
+        "sum by (job) (rate(http_requests_total{job=\"api\"}[5m])) / on(job) group_left sum(up)",
+    );
+    assert_eq!(
+        pretty_with_width(&e, 30),
+        "  sum by (job) (\n    rate(\n      http_requests_total{job=\"api\"}[5m]\n    )\n  )\n/ on (job) group_left ()\n  sum(up)"
+    );
+    let short = ok("sum(rate(x[5m]))");
+    assert_eq!(promethium_promql::parser::pretty(&short), "sum(rate(x[5m]))");
+    let neg = ok("-foo_bar_baz");
+    assert_eq!(pretty_with_width(&neg, 5), "-foo_bar_baz");
+}

@@ -24,7 +24,7 @@ pub use ast::{
 };
 pub use functions::{FUNCTIONS, Function, get_function};
 pub use json::to_json;
-pub use printer::format;
+pub use printer::{format, pretty};
 
 /// A syntax or type error in a query.
 ///

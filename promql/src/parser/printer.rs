@@ -223,6 +223,85 @@ pub fn format_matcher(m: &Matcher) -> String {
     format!("{name}{}{}", m.kind.as_str(), go_quote(&m.value))
 }
 
+/// Prometheus' pretty form (`Expr.Pretty(0)`), which `/api/v1/format_query`
+/// returns: expressions longer than 100 bytes are split over lines and
+/// indented two spaces per level; shorter ones print as [`format`] does.
+pub fn pretty(expr: &Expr) -> String {
+    pretty_with_width(expr, 100)
+}
+
+/// [`pretty`] with another line-length limit (Prometheus' tests use 10).
+pub fn pretty_with_width(expr: &Expr, max_line: usize) -> String {
+    pretty_at(expr, 0, max_line)
+}
+
+fn indent(level: usize) -> String {
+    "  ".repeat(level)
+}
+
+fn pretty_at(e: &Expr, level: usize, max: usize) -> String {
+    let flat = e.to_string();
+    let split = flat.len() > max;
+    let pad = indent(level);
+    match e {
+        Expr::Aggregate(a) if split => {
+            let mut out = format!("{pad}{}", a.op.as_str());
+            if a.without {
+                out.push_str(&format!(" without ({}) ", LabelList(&a.grouping)));
+            } else if !a.grouping.is_empty() {
+                out.push_str(&format!(" by ({}) ", LabelList(&a.grouping)));
+            }
+            out.push_str("(\n");
+            if let Some(p) = &a.param {
+                out.push_str(&format!("{},\n", pretty_at(p, level + 1, max)));
+            }
+            out.push_str(&format!("{}\n{pad})", pretty_at(&a.expr, level + 1, max)));
+            out
+        }
+        Expr::Binary(b) if split => {
+            let mut op = b.op.as_str().to_string();
+            if b.return_bool {
+                op.push_str(" bool");
+            }
+            let mut matching = String::new();
+            if let Some(m) = &b.matching {
+                struct M<'a>(&'a VectorMatching);
+                impl fmt::Display for M<'_> {
+                    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        write_matching(f, self.0)
+                    }
+                }
+                matching = M(m).to_string();
+            }
+            format!(
+                "{}\n{pad}{op}{matching}\n{}",
+                pretty_at(&b.lhs, level + 1, max),
+                pretty_at(&b.rhs, level + 1, max)
+            )
+        }
+        Expr::Call(c) if split => {
+            let args: Vec<String> = c.args.iter().map(|a| pretty_at(a, level + 1, max)).collect();
+            format!("{pad}{}(\n{}\n{pad})", c.func.name, args.join(",\n"))
+        }
+        Expr::Paren(p) if split => {
+            format!("{pad}(\n{}\n{pad})", pretty_at(&p.expr, level + 1, max))
+        }
+        // Prometheus writes an unsplit subquery without indentation.
+        Expr::Subquery(_) if !split => flat,
+        Expr::Subquery(s) => {
+            let full = flat;
+            let inner = s.expr.to_string();
+            let suffix = full.strip_prefix(&inner).unwrap_or("");
+            format!("{}{suffix}", pretty_at(&s.expr, level, max))
+        }
+        Expr::Unary(u) => {
+            let child = pretty_at(&u.expr, level, max);
+            format!("{pad}{}{}", u.op.as_str(), child.trim())
+        }
+        _ => format!("{pad}{flat}"),
+    }
+}
+
 /// A number literal: Go's shortest `'f'` formatting, or a duration.
 fn format_number_literal(n: &NumberLiteral) -> String {
     if n.duration {
