@@ -206,6 +206,16 @@ impl Wal {
         Ok(Wal { writer: writer::Writer::open(dir, options)? })
     }
 
+    /// Opens with an injected I/O backend.
+    #[cfg(test)]
+    pub(crate) fn open_with_io(
+        dir: &Path,
+        options: WalOptions,
+        io: std::sync::Arc<dyn io::SegmentIo>,
+    ) -> Result<Wal, WalError> {
+        Ok(Wal { writer: writer::Writer::open_with(dir, options, io)? })
+    }
+
     /// Writes one commit: a series record (if `series` is non-empty), then a
     /// samples record, contiguously in one segment. Under
     /// [`SyncPolicy::EveryCommit`] returns once they are fsynced, sharing

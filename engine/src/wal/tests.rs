@@ -431,3 +431,142 @@ fn large_segments_decode_in_parallel_and_still_stop_at_damage() {
     let (got, _) = replay_all(dir.path());
     assert_same(&got, &want[..10]);
 }
+
+/// A backend over real files that can cut writes short, fail fsyncs and
+/// make fsyncs slow, and counts them.
+mod faulty {
+    use std::io;
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use super::super::io::{FileIo, SegmentFile, SegmentIo};
+
+    #[derive(Default)]
+    pub(super) struct Faults {
+        /// Bytes that may still be written; a write past it lands partly
+        /// and fails. Negative means unlimited.
+        pub(super) write_budget: AtomicI64,
+        pub(super) fail_sync: AtomicBool,
+        pub(super) sync_delay_ms: AtomicU64,
+        pub(super) syncs: AtomicU64,
+    }
+
+    pub(super) struct FaultyIo(pub(super) Arc<Faults>);
+
+    struct FaultyFile(Arc<dyn SegmentFile>, Arc<Faults>);
+
+    impl SegmentIo for FaultyIo {
+        fn create(&self, path: &Path) -> io::Result<Arc<dyn SegmentFile>> {
+            Ok(Arc::new(FaultyFile(FileIo.create(path)?, self.0.clone())))
+        }
+        fn name(&self) -> &'static str {
+            "faulty"
+        }
+    }
+
+    impl SegmentFile for FaultyFile {
+        fn write_at(&self, buf: Vec<u8>, offset: u64) -> (io::Result<()>, Vec<u8>) {
+            let budget = self.1.write_budget.load(Ordering::SeqCst);
+            if budget < 0 || budget as usize >= buf.len() {
+                if budget >= 0 {
+                    self.1.write_budget.fetch_sub(buf.len() as i64, Ordering::SeqCst);
+                }
+                return self.0.write_at(buf, offset);
+            }
+            self.1.write_budget.store(0, Ordering::SeqCst);
+            let (res, _) = self.0.write_at(buf[..budget as usize].to_vec(), offset);
+            res.expect("partial write");
+            (Err(io::Error::other("injected write failure")), buf)
+        }
+        fn sync(&self) -> io::Result<()> {
+            self.1.syncs.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(self.1.sync_delay_ms.load(Ordering::SeqCst)));
+            if self.1.fail_sync.load(Ordering::SeqCst) {
+                return Err(io::Error::other("injected fsync failure"));
+            }
+            self.0.sync()
+        }
+    }
+}
+
+fn faulty(budget: i64) -> (Arc<faulty::Faults>, Arc<dyn io::SegmentIo>) {
+    let f = Arc::new(faulty::Faults::default());
+    f.write_budget.store(budget, std::sync::atomic::Ordering::SeqCst);
+    (f.clone(), Arc::new(faulty::FaultyIo(f)))
+}
+
+#[test]
+fn a_failed_write_poisons_and_what_landed_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(SyncPolicy::EveryCommit);
+    o.compress = false;
+    // The header and two and a half commits fit.
+    let probe = tempfile::tempdir().unwrap();
+    let w = Wal::open(probe.path(), o.clone()).unwrap();
+    w.log(&[], &samples(0, 3)).unwrap();
+    w.close().unwrap();
+    let one_commit = std::fs::metadata(segment_path(probe.path(), 0)).unwrap().len() as i64 - 8;
+    let (_, io) = faulty(8 + one_commit * 5 / 2);
+    let wal = Wal::open_with_io(dir.path(), o, io).unwrap();
+    wal.log(&[], &samples(0, 3)).unwrap();
+    wal.log(&[], &samples(1, 3)).unwrap();
+    let err = wal.log(&[], &samples(2, 3)).unwrap_err();
+    assert!(matches!(err, WalError::IoAt { .. }), "{err}");
+    assert!(matches!(wal.log(&[], &samples(3, 3)), Err(WalError::Poisoned(_))));
+    assert!(matches!(wal.sync(), Err(WalError::Poisoned(_))));
+    assert!(matches!(wal.close(), Err(WalError::Poisoned(_))));
+    let (got, stats) = replay_all(dir.path());
+    assert_same(&got, &[Record::Samples(samples(0, 3)), Record::Samples(samples(1, 3))]);
+    assert!(stats.truncated_bytes > 0, "the partial third commit is cut");
+}
+
+#[test]
+fn a_failed_fsync_fails_every_waiter_and_poisons() {
+    let dir = tempfile::tempdir().unwrap();
+    let (faults, io) = faulty(-1);
+    let wal = Arc::new(Wal::open_with_io(dir.path(), opts(SyncPolicy::EveryCommit), io).unwrap());
+    wal.log(&[], &samples(0, 3)).unwrap();
+    faults.fail_sync.store(true, std::sync::atomic::Ordering::SeqCst);
+    faults.sync_delay_ms.store(5, std::sync::atomic::Ordering::SeqCst);
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let wal = wal.clone();
+            std::thread::spawn(move || wal.log(&[], &samples(10 + t, 3)))
+        })
+        .collect();
+    for t in threads {
+        assert!(t.join().unwrap().is_err(), "no commit is acknowledged after a failed fsync");
+    }
+    assert!(matches!(wal.log(&[], &samples(20, 1)), Err(WalError::Poisoned(_))));
+}
+
+#[test]
+fn group_commit_shares_fsyncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (faults, io) = faulty(-1);
+    // A slow disk: while one fsync runs, the other committers queue up.
+    faults.sync_delay_ms.store(2, std::sync::atomic::Ordering::SeqCst);
+    let wal = Arc::new(Wal::open_with_io(dir.path(), opts(SyncPolicy::EveryCommit), io).unwrap());
+    let (threads, per_thread) = (8u64, 20u64);
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let wal = wal.clone();
+            std::thread::spawn(move || {
+                for c in 0..per_thread {
+                    wal.log(&[], &samples(t * 100 + c, 2)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let syncs = faults.syncs.load(std::sync::atomic::Ordering::SeqCst);
+    let commits = threads * per_thread;
+    assert!(syncs < commits / 2, "{syncs} fsyncs for {commits} commits");
+    wal.close().unwrap();
+    let (_, stats) = replay_all(dir.path());
+    assert_eq!(stats.samples, commits * 2);
+}

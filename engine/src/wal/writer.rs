@@ -85,6 +85,16 @@ thread_local! {
 
 impl Writer {
     pub(crate) fn open(dir: &Path, options: WalOptions) -> Result<Writer, WalError> {
+        let io = choose(options.io, dir)?;
+        Self::open_with(dir, options, io)
+    }
+
+    /// Opens with a given backend (tests inject failing ones here).
+    pub(crate) fn open_with(
+        dir: &Path,
+        options: WalOptions,
+        io: Arc<dyn SegmentIo>,
+    ) -> Result<Writer, WalError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| WalError::io_at(dir, "creating wal directory", e))?;
         let existing =
@@ -95,7 +105,6 @@ impl Writer {
             }
             None => 0,
         };
-        let io = choose(options.io, dir)?;
         let current = create_segment(io.as_ref(), dir, next)?;
         tracing::info!(dir = %dir.display(), segment = next, io = io.name(), sync = ?options.sync, "wal opened");
         Ok(Writer {
