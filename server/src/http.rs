@@ -54,8 +54,26 @@ pub fn redirect(location: &str) -> Resp {
     r
 }
 
+/// A request body the router accepts: hyper's `Incoming` in the server,
+/// an in-memory body in tests.
+pub trait ReqBody:
+    hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+    + Send
+    + Unpin
+    + 'static
+{
+}
+
+impl<B> ReqBody for B where
+    B: hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + Unpin
+        + 'static
+{
+}
+
 /// Reads a request body of at most `limit` bytes.
-pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, String> {
+pub async fn read_body<B: ReqBody>(body: B, limit: usize) -> Result<Bytes, String> {
     Limited::new(body, limit)
         .collect()
         .await

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use promethium_engine::model::{Labels, is_stale_nan};
 
@@ -18,7 +17,7 @@ use crate::http::{Resp, text, with_type};
 use crate::state::AppState;
 
 /// Serves one federation request.
-pub async fn federate(state: &Arc<AppState>, req: Request<Incoming>) -> Resp {
+pub async fn federate<B>(state: &Arc<AppState>, req: Request<B>) -> Resp {
     let params = Params::from_parts(None, req.uri().query());
     let mut sets = Vec::new();
     for m in params.all("match[]") {

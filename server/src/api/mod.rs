@@ -11,13 +11,12 @@ pub mod v1;
 
 use std::sync::Arc;
 
-use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 
 use self::error::ApiError;
 use self::params::Params;
-use crate::http::{Resp, read_body, with_type};
+use crate::http::{ReqBody, Resp, read_body, with_type};
 use crate::router::{method_not_allowed, not_found, unavailable};
 use crate::state::AppState;
 
@@ -101,9 +100,9 @@ impl Methods {
 }
 
 /// Dispatches `/api/v1` + `path`.
-pub async fn dispatch(
+pub async fn dispatch<B: ReqBody>(
     state: &Arc<AppState>,
-    req: Request<Incoming>,
+    req: Request<B>,
     path: &str,
 ) -> (&'static str, Resp) {
     let (pattern, methods, ready_gated): (&'static str, Methods, bool) = match path {

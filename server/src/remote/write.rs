@@ -10,7 +10,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use hyper::body::Incoming;
 use hyper::header;
 use hyper::{Request, StatusCode};
 use promethium_engine::AppendError;
@@ -18,7 +17,7 @@ use promethium_engine::model::Labels;
 use prost::Message;
 
 use super::proto::WriteRequest;
-use crate::http::{Resp, read_body, text};
+use crate::http::{ReqBody, Resp, read_body, text};
 use crate::state::AppState;
 use crate::storage::Storage;
 
@@ -39,7 +38,7 @@ pub enum WriteError {
 }
 
 /// Handles one remote-write request.
-pub async fn handle(state: &Arc<AppState>, req: Request<Incoming>) -> Resp {
+pub async fn handle<B: ReqBody>(state: &Arc<AppState>, req: Request<B>) -> Resp {
     if !state.flags.enable_remote_write_receiver {
         return text(
             StatusCode::NOT_FOUND,
