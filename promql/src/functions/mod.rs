@@ -3,6 +3,7 @@
 
 pub(crate) mod date;
 pub(crate) mod histogram;
+mod info;
 pub(crate) mod labels;
 pub(crate) mod range_fns;
 pub(crate) mod stats;
@@ -269,6 +270,7 @@ pub(crate) fn eval_call(ev: &Evaluator<'_, '_>, call: &Call) -> Result<EvalValue
             Ok(EvalValue::Vector(series))
         }
         "label_replace" => labels::label_replace(ev, args),
+        "info" => info::eval_info(ev, args),
         "label_join" => labels::label_join(ev, args),
         "histogram_quantile" => histogram_quantile(ev, call),
         "histogram_count"

@@ -58,7 +58,6 @@ impl Default for SkipPolicy {
         SkipPolicy {
             files: vec![
                 ("native_histograms.test", "native histograms are not evaluated"),
-                ("info.test", "experimental: the info() function (promql-experimental-functions)"),
                 (
                     "limit.test",
                     "experimental: limitk/limit_ratio aggregations (promql-experimental-functions)",
@@ -69,7 +68,6 @@ impl Default for SkipPolicy {
                 ),
             ],
             functions: vec![
-                ("info", "experimental: the info() function"),
                 ("histogram_quantiles", "experimental: histogram_quantiles()"),
                 ("start_timestamp", "experimental: start timestamps"),
                 ("histogram_count", "native histograms are not evaluated"),
