@@ -456,3 +456,25 @@ fn pretty_splits_long_expressions_like_format_query() {
     let neg = ok("-foo_bar_baz");
     assert_eq!(pretty_with_width(&neg, 5), "-foo_bar_baz");
 }
+
+#[test]
+fn metric_selectors_for_the_http_api() {
+    use promethium_promql::parser::parse_metric_selector;
+    let m: Vec<String> = parse_metric_selector("up{job=~\"a.*\"}")
+        .expect("valid")
+        .iter()
+        .map(|m| m.to_string())
+        .collect();
+    assert_eq!(m, ["job=~\"a.*\"", "__name__=\"up\""]);
+    assert_eq!(
+        parse_metric_selector("{a=\"\"}").expect("empty matchers are the API's business").len(),
+        1
+    );
+    assert_eq!(
+        parse_metric_selector("{\"my.metric\"}").expect("quoted name")[0].value,
+        "my.metric"
+    );
+    let err = parse_metric_selector("up + 1").expect_err("not a selector");
+    assert_eq!(err.to_string(), "1:4: parse error: unexpected <op:+>");
+    assert!(parse_metric_selector("rate(x[5m])").is_err());
+}

@@ -293,6 +293,15 @@ pub static FUNCTIONS: &[Function] = &[
         return_type: ValueType::Vector,
         experimental: false,
     },
+    // Prometheus 2's name of `double_exponential_smoothing`, removed in
+    // Prometheus 3; accepted because dashboards still use it.
+    Function {
+        name: "holt_winters",
+        arg_types: &[ValueType::Matrix, ValueType::Scalar, ValueType::Scalar],
+        variadic: 0,
+        return_type: ValueType::Vector,
+        experimental: false,
+    },
     Function {
         name: "hour",
         arg_types: &[ValueType::Vector],
@@ -685,7 +694,7 @@ mod tests {
     fn lookup_finds_known_and_rejects_unknown() {
         assert_eq!(get_function("rate").map(|f| f.arg_types), Some(&[ValueType::Matrix][..]));
         assert_eq!(get_function("label_join").map(|f| f.variadic), Some(-1));
-        assert!(get_function("holt_winters").is_none());
+        assert_eq!(get_function("holt_winters").map(|f| f.arg_types.len()), Some(3));
         assert!(get_function("nope").is_none());
     }
 }

@@ -60,6 +60,16 @@ impl fmt::Display for ParseError {
     }
 }
 
+/// Parses a series selector such as the HTTP API's `match[]` parameters
+/// (`up{job="x"}`, `{__name__=~"a.*"}`) into its matchers, the metric name
+/// matcher included. Like Prometheus' `ParseMetricSelector`, it does not
+/// require a non-empty matcher.
+pub fn parse_metric_selector(
+    input: &str,
+) -> Result<Vec<promethium_engine::model::Matcher>, ParseError> {
+    Ok(parse::parse_metric_selector(input)?.matchers)
+}
+
 /// Parses and type-checks a PromQL expression.
 pub fn parse(input: &str) -> Result<Expr, ParseError> {
     let mut expr = parse::parse_expr(input)?;

@@ -47,6 +47,27 @@ pub(crate) fn parse_expr(input: &str) -> PResult<Expr> {
     Ok(expr)
 }
 
+/// Parses a bare series selector (`match[]` of the HTTP API): a metric name
+/// and/or `{...}`, nothing else. Unlike an expression, an all-empty
+/// selector is not rejected here (the API checks that itself).
+pub(crate) fn parse_metric_selector(input: &str) -> PResult<VectorSelector> {
+    let mut p =
+        Parser { input, tokens: tokenize(input), pos: 0, last_closing: 0, contexts: Vec::new() };
+    let kind = p.peek_kind().clone();
+    let vs = if kind == TokenKind::LeftBrace {
+        let (matchers, span) = p.label_matchers()?;
+        p.vector_selector(None, matchers, span)
+    } else if is_metric_identifier(&kind) {
+        p.named_selector()?
+    } else {
+        return Err(p.unexpected("", ""));
+    };
+    if p.peek().kind != TokenKind::Eof {
+        return Err(p.unexpected("", ""));
+    }
+    Ok(vs)
+}
+
 struct Parser<'a> {
     input: &'a str,
     tokens: Vec<Token>,
@@ -299,26 +320,7 @@ impl<'a> Parser<'a> {
                 | Keyword::MaxOf
                 | Keyword::MinOf,
             ) if self.peek_at(1).kind == TokenKind::LeftParen => self.call(),
-            TokenKind::MetricIdentifier
-            | TokenKind::And
-            | TokenKind::Or
-            | TokenKind::Unless
-            | TokenKind::Keyword(
-                Keyword::By
-                | Keyword::Without
-                | Keyword::Offset
-                | Keyword::Fill
-                | Keyword::FillLeft
-                | Keyword::FillRight
-                | Keyword::Start
-                | Keyword::End
-                | Keyword::Step
-                | Keyword::Range
-                | Keyword::Anchored
-                | Keyword::Smoothed
-                | Keyword::MaxOf
-                | Keyword::MinOf,
-            ) => self.metric_selector(),
+            k if is_metric_identifier(k) => self.metric_selector(),
             _ => Err(self.unexpected_in_context()),
         }
     }
@@ -374,6 +376,10 @@ impl<'a> Parser<'a> {
 
     /// `name` or `name{...}`.
     fn metric_selector(&mut self) -> PResult<Expr> {
+        Ok(Expr::VectorSelector(self.named_selector()?))
+    }
+
+    fn named_selector(&mut self) -> PResult<VectorSelector> {
         let name_tok = self.advance();
         let name = name_tok.text(self.input).to_string();
         let (matchers, span) = if self.peek_kind() == &TokenKind::LeftBrace {
@@ -382,7 +388,7 @@ impl<'a> Parser<'a> {
         } else {
             (Vec::new(), Span::new(name_tok.start, name_tok.end))
         };
-        Ok(Expr::VectorSelector(self.vector_selector(Some(name), matchers, span)))
+        Ok(self.vector_selector(Some(name), matchers, span))
     }
 
     fn vector_selector(
@@ -1144,6 +1150,27 @@ impl<'a> Parser<'a> {
             )
         })?;
         Ok(Expr::Call(Call { func, args, span: Span::new(name_tok.start, end) }))
+    }
+}
+
+/// Tokens Prometheus accepts as a metric name (`metric_identifier`).
+fn is_metric_identifier(kind: &TokenKind) -> bool {
+    match kind {
+        TokenKind::Identifier
+        | TokenKind::MetricIdentifier
+        | TokenKind::Aggregator(_)
+        | TokenKind::And
+        | TokenKind::Or
+        | TokenKind::Unless => true,
+        TokenKind::Keyword(k) => !matches!(
+            k,
+            Keyword::Bool
+                | Keyword::GroupLeft
+                | Keyword::GroupRight
+                | Keyword::Ignoring
+                | Keyword::On
+        ),
+        _ => false,
     }
 }
 
