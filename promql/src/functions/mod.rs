@@ -354,6 +354,37 @@ fn absent_labels(arg: &Expr) -> Labels {
     b.build()
 }
 
+/// The computation a range function applies to each window.
+#[derive(Debug, Clone, Copy)]
+enum Kernel {
+    ExtendedRate { counter: bool, per_second: bool },
+    AnchoredResets,
+    AnchoredChanges,
+    Rate { counter: bool, per_second: bool },
+    Instant { per_second: bool },
+    Avg,
+    Sum,
+    Count,
+    Present,
+    Min,
+    Max,
+    TsOfMin,
+    TsOfMax,
+    Stdvar,
+    Stddev,
+    Quantile,
+    Mad,
+    Last,
+    First,
+    TsOfLast,
+    TsOfFirst,
+    Deriv,
+    PredictLinear,
+    Resets,
+    Changes,
+    Smoothing,
+}
+
 fn eval_range_function(ev: &Evaluator<'_, '_>, call: &Call) -> Result<EvalValue, PromqlError> {
     let name = call.func.name;
     let args = &call.args;
@@ -398,43 +429,79 @@ fn eval_range_function(ev: &Evaluator<'_, '_>, call: &Call) -> Result<EvalValue,
             );
         }
     }
+    // Resolve the kernel once, not per window.
+    let kernel = match name {
+        "rate" if extended => Kernel::ExtendedRate { counter: true, per_second: true },
+        "increase" if extended => Kernel::ExtendedRate { counter: true, per_second: false },
+        "delta" if extended => Kernel::ExtendedRate { counter: false, per_second: false },
+        "resets" if anchored => Kernel::AnchoredResets,
+        "changes" if anchored => Kernel::AnchoredChanges,
+        "rate" => Kernel::Rate { counter: true, per_second: true },
+        "increase" => Kernel::Rate { counter: true, per_second: false },
+        "delta" => Kernel::Rate { counter: false, per_second: false },
+        "irate" => Kernel::Instant { per_second: true },
+        "idelta" => Kernel::Instant { per_second: false },
+        "avg_over_time" => Kernel::Avg,
+        "sum_over_time" => Kernel::Sum,
+        "count_over_time" => Kernel::Count,
+        "present_over_time" => Kernel::Present,
+        "min_over_time" => Kernel::Min,
+        "max_over_time" => Kernel::Max,
+        "ts_of_min_over_time" => Kernel::TsOfMin,
+        "ts_of_max_over_time" => Kernel::TsOfMax,
+        "stdvar_over_time" => Kernel::Stdvar,
+        "stddev_over_time" => Kernel::Stddev,
+        "quantile_over_time" => Kernel::Quantile,
+        "mad_over_time" => Kernel::Mad,
+        "last_over_time" => Kernel::Last,
+        "first_over_time" => Kernel::First,
+        "ts_of_last_over_time" => Kernel::TsOfLast,
+        "ts_of_first_over_time" => Kernel::TsOfFirst,
+        "deriv" => Kernel::Deriv,
+        "predict_linear" => Kernel::PredictLinear,
+        "resets" => Kernel::Resets,
+        "changes" => Kernel::Changes,
+        "double_exponential_smoothing" | "holt_winters" => Kernel::Smoothing,
+        other => {
+            return Err(PromqlError::Execution(format!("function {other:?} is not implemented")));
+        }
+    };
     let outputs = ev.map_windows(&input, |_, step, samples, w: &Window| {
-        Ok(match name {
-            "rate" if extended => range_fns::extended_rate(samples, w, smoothed, true, true),
-            "increase" if extended => range_fns::extended_rate(samples, w, smoothed, true, false),
-            "delta" if extended => range_fns::extended_rate(samples, w, smoothed, false, false),
-            "resets" if anchored => {
+        Ok(match kernel {
+            Kernel::ExtendedRate { counter, per_second } => {
+                range_fns::extended_rate(samples, w, smoothed, counter, per_second)
+            }
+            Kernel::AnchoredResets => {
                 range_fns::anchored_samples(samples, w).and_then(range_fns::resets)
             }
-            "changes" if anchored => {
+            Kernel::AnchoredChanges => {
                 range_fns::anchored_samples(samples, w).and_then(range_fns::changes)
             }
-            "rate" => range_fns::extrapolated_rate(samples, w, true, true),
-            "increase" => range_fns::extrapolated_rate(samples, w, true, false),
-            "delta" => range_fns::extrapolated_rate(samples, w, false, false),
-            "irate" => range_fns::instant_value(samples, true),
-            "idelta" => range_fns::instant_value(samples, false),
-            "avg_over_time" => range_fns::avg_over_time(samples),
-            "sum_over_time" => range_fns::sum_over_time(samples),
-            "count_over_time" => Some(samples.len() as f64),
-            "present_over_time" => Some(1.0),
-            "min_over_time" => range_fns::compare_over_time(samples, |c, b| c < b, false),
-            "max_over_time" => range_fns::compare_over_time(samples, |c, b| c > b, false),
-            "ts_of_min_over_time" => range_fns::compare_over_time(samples, |c, b| c <= b, true),
-            "ts_of_max_over_time" => range_fns::compare_over_time(samples, |c, b| c >= b, true),
-            "stdvar_over_time" => range_fns::variance_over_time(samples),
-            "stddev_over_time" => range_fns::variance_over_time(samples).map(f64::sqrt),
-            "quantile_over_time" => range_fns::quantile_over_time(samples, scalar(0, step)),
-            "mad_over_time" => range_fns::mad_over_time(samples),
-            "last_over_time" => samples.last().map(|s| s.value),
-            "first_over_time" => samples.first().map(|s| s.value),
-            "ts_of_last_over_time" => samples.last().map(|s| s.t_ms as f64 / 1000.0),
-            "ts_of_first_over_time" => samples.first().map(|s| s.t_ms as f64 / 1000.0),
-            "deriv" => range_fns::deriv(samples),
-            "predict_linear" => range_fns::predict_linear(samples, w.step_ms, scalar(0, step)),
-            "resets" => range_fns::resets(samples),
-            "changes" => range_fns::changes(samples),
-            "double_exponential_smoothing" | "holt_winters" => {
+            Kernel::Rate { counter, per_second } => {
+                range_fns::extrapolated_rate(samples, w, counter, per_second)
+            }
+            Kernel::Instant { per_second } => range_fns::instant_value(samples, per_second),
+            Kernel::Avg => range_fns::avg_over_time(samples),
+            Kernel::Sum => range_fns::sum_over_time(samples),
+            Kernel::Count => Some(samples.len() as f64),
+            Kernel::Present => Some(1.0),
+            Kernel::Min => range_fns::compare_over_time(samples, |c, b| c < b, false),
+            Kernel::Max => range_fns::compare_over_time(samples, |c, b| c > b, false),
+            Kernel::TsOfMin => range_fns::compare_over_time(samples, |c, b| c <= b, true),
+            Kernel::TsOfMax => range_fns::compare_over_time(samples, |c, b| c >= b, true),
+            Kernel::Stdvar => range_fns::variance_over_time(samples),
+            Kernel::Stddev => range_fns::variance_over_time(samples).map(f64::sqrt),
+            Kernel::Quantile => range_fns::quantile_over_time(samples, scalar(0, step)),
+            Kernel::Mad => range_fns::mad_over_time(samples),
+            Kernel::Last => samples.last().map(|s| s.value),
+            Kernel::First => samples.first().map(|s| s.value),
+            Kernel::TsOfLast => samples.last().map(|s| s.t_ms as f64 / 1000.0),
+            Kernel::TsOfFirst => samples.first().map(|s| s.t_ms as f64 / 1000.0),
+            Kernel::Deriv => range_fns::deriv(samples),
+            Kernel::PredictLinear => range_fns::predict_linear(samples, w.step_ms, scalar(0, step)),
+            Kernel::Resets => range_fns::resets(samples),
+            Kernel::Changes => range_fns::changes(samples),
+            Kernel::Smoothing => {
                 let (sf, tf) = (scalar(0, step), scalar(1, step));
                 if !(sf > 0.0 && sf < 1.0) {
                     return Err(PromqlError::Execution(format!(
@@ -448,7 +515,6 @@ fn eval_range_function(ev: &Evaluator<'_, '_>, call: &Call) -> Result<EvalValue,
                 }
                 range_fns::double_exponential_smoothing(samples, sf, tf)
             }
-            _ => None,
         })
     })?;
     let mut result = Vec::with_capacity(outputs.len());
