@@ -11,5 +11,5 @@ pub mod runner;
 pub mod script;
 pub mod series_desc;
 
-pub use runner::{CommandOutcome, FileReport, SkipPolicy, run_script};
+pub use runner::{CommandOutcome, FileReport, SkipPolicy, run_script, run_script_on};
 pub use script::{Command, EvalCommand, EvalTime, LoadCommand, MessageMatch, parse_script};

@@ -1,7 +1,7 @@
 //! Running parsed scripts and checking results.
 
 use promethium_engine::model::{Labels, is_stale_nan, matches_all};
-use promethium_engine::{Appendable, MemStorage};
+use promethium_engine::{Appendable, MemStorage, Queryable};
 
 use super::script::{Command, EvalCommand, EvalTime, LoadCommand, MessageMatch, parse_script};
 use super::series_desc::SeqValue;
@@ -83,6 +83,22 @@ impl Default for SkipPolicy {
 
 /// Runs a script's text; `file_name` selects file-level skips.
 pub fn run_script(file_name: &str, text: &str, policy: &SkipPolicy) -> FileReport {
+    run_script_on(file_name, text, policy, MemStorage::new)
+}
+
+/// Runs a script against storages made by `new_storage` (one at the start
+/// and one per `clear`), so other storages can be checked with the same
+/// scripts.
+pub fn run_script_on<S, F>(
+    file_name: &str,
+    text: &str,
+    policy: &SkipPolicy,
+    mut new_storage: F,
+) -> FileReport
+where
+    S: Appendable + Queryable,
+    F: FnMut() -> S,
+{
     let mut report = FileReport::default();
     let commands = match parse_script(text) {
         Ok(c) => c,
@@ -98,13 +114,13 @@ pub fn run_script(file_name: &str, text: &str, policy: &SkipPolicy) -> FileRepor
         ..EngineOptions::default()
     };
     let engine = Engine::new(options);
-    let mut storage = MemStorage::new();
+    let mut storage = new_storage();
     // Series holding native histogram samples in the current storage.
     let mut histogram_series: Vec<Labels> = Vec::new();
     for cmd in commands {
         match cmd {
             Command::Clear => {
-                storage = MemStorage::new();
+                storage = new_storage();
                 histogram_series.clear();
             }
             Command::Load(load) => {
@@ -132,7 +148,7 @@ pub fn run_script(file_name: &str, text: &str, policy: &SkipPolicy) -> FileRepor
 }
 
 fn load_into(
-    storage: &MemStorage,
+    storage: &dyn Appendable,
     load: &LoadCommand,
     histogram_series: &mut Vec<Labels>,
 ) -> Result<(), String> {
@@ -213,7 +229,7 @@ fn message_matches(m: &MessageMatch, text: &str) -> bool {
     }
 }
 
-fn run_eval(engine: &Engine, storage: &MemStorage, eval: &EvalCommand) -> Result<(), String> {
+fn run_eval(engine: &Engine, storage: &dyn Queryable, eval: &EvalCommand) -> Result<(), String> {
     let result = match eval.time {
         EvalTime::Instant { t_ms } => engine.instant_query(storage, &eval.expr, t_ms),
         EvalTime::Range { start_ms, end_ms, step_ms } => {
@@ -431,4 +447,36 @@ pub fn float_eq(a: f64, b: f64) -> bool {
         return is_stale_nan(a) && is_stale_nan(b);
     }
     crate::functions::stats::almost_equal(a, b, 1e-6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCRIPT: &str = "load 5m\n  m{a=\"1\"} 0+10x10\n  n{b=\"1\"} 1\n  n{b=\"2\"} 2\n\neval instant at 50m m\n  m{a=\"1\"} 100\n\neval instant at 50m m\n  m{a=\"1\"} 99\n\neval range from 0 to 10m step 5m m * 2\n  {a=\"1\"} 0 20 40\n\neval instant at 0m m + on() n\n  expect fail\n";
+
+    #[test]
+    fn reports_passes_and_failures() {
+        let report = run_script("x.test", SCRIPT, &SkipPolicy::default());
+        assert!(report.script_error.is_none());
+        let outcomes: Vec<bool> =
+            report.evals.iter().map(|e| e.2 == CommandOutcome::Passed).collect();
+        assert_eq!(outcomes, [true, false, true, true], "{:?}", report.evals);
+    }
+
+    #[test]
+    fn file_skips_apply() {
+        let policy = SkipPolicy { files: vec![("x.test", "because")], functions: Vec::new() };
+        let report = run_script("x.test", SCRIPT, &policy);
+        assert_eq!(report.skipped().len(), 4);
+    }
+
+    #[test]
+    fn float_comparison_follows_the_reference_runner() {
+        assert!(float_eq(1.0, 1.0 + 1e-9));
+        assert!(!float_eq(1.0, 1.001));
+        assert!(float_eq(f64::NAN, f64::NAN));
+        assert!(!float_eq(f64::NAN, promethium_engine::model::stale_nan()));
+        assert!(!float_eq(0.0, 1e-300));
+    }
 }
