@@ -478,3 +478,43 @@ fn metric_selectors_for_the_http_api() {
     assert_eq!(err.to_string(), "1:4: parse error: unexpected <op:+>");
     assert!(parse_metric_selector("rate(x[5m])").is_err());
 }
+
+/// Runs `f` on a thread with a 2 MiB stack, the default for spawned threads
+/// (and tokio workers), so stack exhaustion shows up here.
+fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(f)
+        .expect("spawn")
+        .join()
+        .expect("no stack overflow")
+}
+
+#[test]
+fn long_chains_work_and_hostile_nesting_is_rejected() {
+    on_small_stack(|| {
+        let chain = format!("a{}", " or b".repeat(900));
+        let e = parse(&chain).expect("900 terms are fine");
+        assert_eq!(e.to_string(), chain);
+        assert!(promethium_promql::parser::pretty(&e).lines().count() > 900);
+        assert!(to_json(&e).starts_with(r#"{"bool":false,"lhs":{"bool":false"#));
+        let durations = format!("x[1m{}]", " + 1s".repeat(900));
+        assert_eq!(parse(&durations).expect("900 terms are fine").to_string(), durations);
+
+        let too_long = format!("a{}", " + b".repeat(5000));
+        let err = parse(&too_long).expect_err("too deep");
+        assert_eq!(err.message, "expression nesting too deep (more than 1000 levels)");
+        let parens = format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000));
+        assert_eq!(
+            parse(&parens).expect_err("too deep").message,
+            "expression nesting too deep (more than 128 levels)"
+        );
+        let signs = format!("{}1", "-".repeat(100_000));
+        assert!(parse(&signs).is_err());
+        let subqueries = format!("x{}", "[1m:]".repeat(900));
+        assert_eq!(
+            parse(&subqueries).expect_err("type error").to_string(),
+            "1:1: parse error: subquery is only allowed on instant vector, got matrix instead"
+        );
+    });
+}

@@ -155,7 +155,14 @@ impl Expr {
             Expr::MatrixSelector(m) => m.span,
             Expr::Subquery(s) => s.span,
             Expr::Unary(u) => u.span,
-            Expr::Binary(b) => b.lhs.span().merge(b.rhs.span()),
+            Expr::Binary(b) => {
+                // Walk the left spine iteratively: chains can be long.
+                let mut left = &*b.lhs;
+                while let Expr::Binary(inner) = left {
+                    left = &inner.lhs;
+                }
+                left.span().merge(b.rhs.span())
+            }
             Expr::Aggregate(a) => a.span,
             Expr::Call(c) => c.span,
             Expr::Paren(p) => p.span,

@@ -44,7 +44,7 @@ impl Checker<'_> {
                     self.expect_type(param, want, "aggregation parameter")?;
                 }
             }
-            Expr::Binary(b) => self.check_binary(b)?,
+            Expr::Binary(_) => self.check_binary_chain(expr)?,
             Expr::Call(c) => self.check_call(c)?,
             Expr::Paren(p) => {
                 self.check(&mut p.expr)?;
@@ -61,18 +61,7 @@ impl Checker<'_> {
                     ));
                 }
             }
-            Expr::Subquery(s) => {
-                let t = self.check(&mut s.expr)?;
-                if t != ValueType::Vector {
-                    return Err(self.err(
-                        s.span,
-                        format!(
-                            "subquery is only allowed on instant vector, got {} instead",
-                            t.api_name()
-                        ),
-                    ));
-                }
-            }
+            Expr::Subquery(_) => self.check_subquery_chain(expr)?,
             Expr::MatrixSelector(m) => self.check_selector(&m.vector_selector, false)?,
             Expr::VectorSelector(vs) => self.check_selector(vs, bypass_empty_matcher_check)?,
             Expr::NumberLiteral(_) | Expr::StringLiteral(_) => {}
@@ -120,8 +109,53 @@ impl Checker<'_> {
         Span::new(start, end)
     }
 
-    fn check_binary(&self, b: &mut BinaryExpr) -> CResult<()> {
-        let lt = self.check(&mut b.lhs)?;
+    /// Checks nested subqueries (`x[1h:][1h:]...`, always a type error past
+    /// the first) innermost first, without recursion.
+    fn check_subquery_chain(&self, root: &mut Expr) -> CResult<()> {
+        let mut chain = 0;
+        let mut e = &*root;
+        while let Expr::Subquery(s) = e {
+            chain += 1;
+            e = &s.expr;
+        }
+        let mut t = self.check(nth_inner(root, chain))?;
+        for level in (0..chain).rev() {
+            if let (Expr::Subquery(s), false) = (nth_inner(root, level), t == ValueType::Vector) {
+                return Err(self.err(
+                    s.span,
+                    format!(
+                        "subquery is only allowed on instant vector, got {} instead",
+                        t.api_name()
+                    ),
+                ));
+            }
+            t = ValueType::Matrix;
+        }
+        Ok(())
+    }
+
+    /// Checks a chain of left-nested binary expressions (`a + b + c ...`)
+    /// bottom-up without recursing down the left spine, which can be as
+    /// long as the query is.
+    fn check_binary_chain(&self, root: &mut Expr) -> CResult<()> {
+        let mut spine = 0;
+        let mut e = &*root;
+        while let Expr::Binary(b) = e {
+            spine += 1;
+            e = &b.lhs;
+        }
+        let mut lt = self.check(nth_left(root, spine))?;
+        for level in (0..spine).rev() {
+            if let Expr::Binary(b) = nth_left(root, level) {
+                lt = self.check_binary(b, lt)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks one binary expression whose left operand (of type `lt`) is
+    /// already checked; returns the expression's type.
+    fn check_binary(&self, b: &mut BinaryExpr, lt: ValueType) -> CResult<ValueType> {
         let rt = self.check(&mut b.rhs)?;
         if b.return_bool && !b.op.is_comparison() {
             return Err(
@@ -205,7 +239,11 @@ impl Checker<'_> {
                 ),
             ));
         }
-        Ok(())
+        Ok(if lt == ValueType::Scalar && rt == ValueType::Scalar {
+            ValueType::Scalar
+        } else {
+            ValueType::Vector
+        })
     }
 
     fn check_call(&self, c: &mut Call) -> CResult<()> {
@@ -281,4 +319,28 @@ impl Checker<'_> {
         }
         Ok(())
     }
+}
+
+/// The expression `n` steps down the left spine of binary expressions.
+fn nth_left(e: &mut Expr, n: usize) -> &mut Expr {
+    let mut e = e;
+    for _ in 0..n {
+        match e {
+            Expr::Binary(b) => e = &mut b.lhs,
+            _ => break,
+        }
+    }
+    e
+}
+
+/// The expression `n` subqueries further in.
+fn nth_inner(e: &mut Expr, n: usize) -> &mut Expr {
+    let mut e = e;
+    for _ in 0..n {
+        match e {
+            Expr::Subquery(s) => e = &mut s.expr,
+            _ => break,
+        }
+    }
+    e
 }

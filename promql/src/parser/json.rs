@@ -18,6 +18,8 @@ enum Json {
     Str(String),
     Arr(Vec<Json>),
     Obj(BTreeMap<&'static str, Json>),
+    /// Already serialised JSON.
+    Raw(String),
 }
 
 /// The `data` of a `/api/v1/parse_query` response for `expr`.
@@ -134,6 +136,24 @@ fn duration(d: &DurationExpr) -> Json {
     }
 }
 
+fn matching(m: Option<&VectorMatching>) -> Json {
+    m.map_or(Json::Null, |m| {
+        obj([
+            ("card", s(m.card.as_str())),
+            ("labels", list(&m.matching_labels)),
+            ("on", Json::Bool(m.on)),
+            ("include", list(&m.include)),
+            (
+                "fillValues",
+                obj([
+                    ("lhs", m.fill.lhs.map_or(Json::Null, float)),
+                    ("rhs", m.fill.rhs.map_or(Json::Null, float)),
+                ]),
+            ),
+        ])
+    })
+}
+
 fn node(e: &Expr) -> Json {
     match e {
         Expr::Aggregate(a) => obj([
@@ -145,29 +165,34 @@ fn node(e: &Expr) -> Json {
             ("without", Json::Bool(a.without)),
         ]),
         Expr::Binary(b) => {
-            let matching = b.matching.as_ref().map_or(Json::Null, |m| {
-                obj([
-                    ("card", s(m.card.as_str())),
-                    ("labels", list(&m.matching_labels)),
-                    ("on", Json::Bool(m.on)),
-                    ("include", list(&m.include)),
-                    (
-                        "fillValues",
-                        obj([
-                            ("lhs", m.fill.lhs.map_or(Json::Null, float)),
-                            ("rhs", m.fill.rhs.map_or(Json::Null, float)),
-                        ]),
-                    ),
-                ])
-            });
-            obj([
-                ("type", s("binaryExpr")),
-                ("op", s(b.op.as_str())),
-                ("lhs", node(&b.lhs)),
-                ("rhs", node(&b.rhs)),
-                ("matching", matching),
-                ("bool", Json::Bool(b.return_bool)),
-            ])
+            // Left-nested chains are written without recursing down the
+            // left spine: all the openings, the innermost operand, then the
+            // rest of each node from the inside out. Keys are in Go's order.
+            let mut spine = vec![b];
+            let mut bottom = &*b.lhs;
+            while let Expr::Binary(inner) = bottom {
+                spine.push(inner);
+                bottom = &inner.lhs;
+            }
+            let mut out = String::new();
+            for b in &spine {
+                out.push_str(if b.return_bool {
+                    r#"{"bool":true,"lhs":"#
+                } else {
+                    r#"{"bool":false,"lhs":"#
+                });
+            }
+            write(&mut out, &node(bottom));
+            for b in spine.iter().rev() {
+                out.push_str(r#","matching":"#);
+                write(&mut out, &matching(b.matching.as_ref()));
+                out.push_str(r#","op":"#);
+                write_str(&mut out, b.op.as_str());
+                out.push_str(r#","rhs":"#);
+                write(&mut out, &node(&b.rhs));
+                out.push_str(r#","type":"binaryExpr"}"#);
+            }
+            Json::Raw(out)
         }
         Expr::Call(c) => obj([
             ("type", s("call")),
@@ -252,7 +277,7 @@ fn write(out: &mut String, j: &Json) {
     match j {
         Json::Null => out.push_str("null"),
         Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Num(n) => out.push_str(n),
+        Json::Num(n) | Json::Raw(n) => out.push_str(n),
         Json::Str(v) => write_str(out, v),
         Json::Arr(items) => {
             out.push('[');

@@ -33,10 +33,28 @@ type PResult<T> = Result<T, ParseError>;
 /// Precedence of `^`, the only level that binds tighter than a sign.
 const POW_PRECEDENCE: u8 = 6;
 
+/// How deeply sub-expressions may nest (parentheses, calls, signs, `^`).
+/// Prometheus has no limit; we need one so that a hostile query cannot
+/// overflow the stack of the parser, the type checker or the evaluator,
+/// which all recurse over the tree. Real queries stay far below it.
+pub(crate) const MAX_NESTING: usize = 128;
+
+/// How deep the tree may get. Left-nested operator chains (`a or b or c
+/// ...`) and postfix chains are built by loops, not recursion, so they are
+/// bounded separately; the type checker and printer walk long left chains
+/// without recursion.
+pub(crate) const MAX_DEPTH: usize = 1000;
+
 /// Parses `input` into an untyped-checked tree.
 pub(crate) fn parse_expr(input: &str) -> PResult<Expr> {
-    let mut p =
-        Parser { input, tokens: tokenize(input), pos: 0, last_closing: 0, contexts: Vec::new() };
+    let mut p = Parser {
+        input,
+        tokens: tokenize(input),
+        pos: 0,
+        last_closing: 0,
+        contexts: Vec::new(),
+        nesting: 0,
+    };
     if p.peek().kind == TokenKind::Eof {
         return Err(ParseError::new(input, Span::new(0, 0), "no expression found in input"));
     }
@@ -51,8 +69,14 @@ pub(crate) fn parse_expr(input: &str) -> PResult<Expr> {
 /// and/or `{...}`, nothing else. Unlike an expression, an all-empty
 /// selector is not rejected here (the API checks that itself).
 pub(crate) fn parse_metric_selector(input: &str) -> PResult<VectorSelector> {
-    let mut p =
-        Parser { input, tokens: tokenize(input), pos: 0, last_closing: 0, contexts: Vec::new() };
+    let mut p = Parser {
+        input,
+        tokens: tokenize(input),
+        pos: 0,
+        last_closing: 0,
+        contexts: Vec::new(),
+        nesting: 0,
+    };
     let kind = p.peek_kind().clone();
     let vs = if kind == TokenKind::LeftBrace {
         let (matchers, span) = p.label_matchers()?;
@@ -77,6 +101,8 @@ struct Parser<'a> {
     last_closing: usize,
     /// Error contexts of enclosing constructs, innermost last.
     contexts: Vec<(&'static str, &'static str)>,
+    /// Current recursion depth of `expr`/`duration_expr`.
+    nesting: usize,
 }
 
 /// The modifiers between a binary operator and its right operand.
@@ -218,9 +244,40 @@ impl<'a> Parser<'a> {
         })
     }
 
+    fn enter(&mut self) -> PResult<()> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            let tok = self.peek();
+            return Err(self.err(
+                Span::new(tok.start, tok.end),
+                format!("expression nesting too deep (more than {MAX_NESTING} levels)"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_depth(&self, depth: usize) -> PResult<()> {
+        if depth > MAX_DEPTH {
+            let tok = self.peek();
+            return Err(self.err(
+                Span::new(tok.start, tok.end),
+                format!("expression nesting too deep (more than {MAX_DEPTH} levels)"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Precedence climbing over binary operators.
     fn expr(&mut self, min_precedence: u8) -> PResult<Expr> {
+        self.enter()?;
+        let r = self.expr_inner(min_precedence);
+        self.nesting -= 1;
+        r
+    }
+
+    fn expr_inner(&mut self, min_precedence: u8) -> PResult<Expr> {
         let mut lhs = self.unary()?;
+        let mut depth = tree_depth(&lhs);
         while let Some(op) = Self::binary_op(self.peek_kind()) {
             let precedence = op.precedence();
             if precedence < min_precedence {
@@ -230,6 +287,8 @@ impl<'a> Parser<'a> {
             let modifiers = self.bin_modifiers()?;
             let next_min = if op.is_right_associative() { precedence } else { precedence + 1 };
             let rhs = self.expr(next_min)?;
+            depth = 1 + depth.max(tree_depth(&rhs));
+            self.check_depth(depth)?;
             lhs = Expr::Binary(BinaryExpr {
                 op,
                 lhs: Box::new(lhs),
@@ -483,9 +542,14 @@ impl<'a> Parser<'a> {
     // ---- postfix modifiers ------------------------------------------------
 
     fn postfix(&mut self, mut expr: Expr) -> PResult<Expr> {
+        let mut depth = tree_depth(&expr);
         loop {
             expr = match self.peek_kind() {
-                TokenKind::LeftBracket => self.range_or_subquery(expr)?,
+                TokenKind::LeftBracket => {
+                    depth += 1;
+                    self.check_depth(depth)?;
+                    self.range_or_subquery(expr)?
+                }
                 TokenKind::Keyword(Keyword::Offset) => self.offset(expr)?,
                 TokenKind::At => self.at(expr)?,
                 TokenKind::Keyword(Keyword::Anchored) => {
@@ -621,14 +685,12 @@ impl<'a> Parser<'a> {
             TokenKind::Keyword(k @ (Keyword::Start | Keyword::End)) => {
                 let k = *k;
                 self.advance();
-                if self.peek_kind() != &TokenKind::LeftParen {
-                    return Err(self.unexpected("", ""));
+                for closing in [TokenKind::LeftParen, TokenKind::RightParen] {
+                    if self.peek_kind() != &closing {
+                        return Err(self.unexpected("@", "timestamp"));
+                    }
+                    self.advance();
                 }
-                self.advance();
-                if self.peek_kind() != &TokenKind::RightParen {
-                    return Err(self.unexpected("", ""));
-                }
-                self.advance();
                 if k == Keyword::Start { AtModifier::Start } else { AtModifier::End }
             }
             TokenKind::Add | TokenKind::Sub | TokenKind::Number | TokenKind::Duration => {
@@ -754,8 +816,11 @@ impl<'a> Parser<'a> {
 
     /// A duration expression (inside `[...]`, or continuing an offset).
     fn duration_expr(&mut self, min_precedence: u8) -> PResult<DurationExpr> {
-        let lhs = self.duration_unary()?;
-        self.duration_binary_rest(lhs, min_precedence)
+        self.enter()?;
+        let r =
+            self.duration_unary().and_then(|lhs| self.duration_binary_rest(lhs, min_precedence));
+        self.nesting -= 1;
+        r
     }
 
     fn duration_binary_rest(
@@ -763,6 +828,7 @@ impl<'a> Parser<'a> {
         mut lhs: DurationExpr,
         min_precedence: u8,
     ) -> PResult<DurationExpr> {
+        let mut depth = duration_depth(&lhs);
         while let Some(op) = Self::duration_op(self.peek_kind()) {
             let precedence = Self::duration_precedence(op);
             if precedence < min_precedence {
@@ -771,6 +837,8 @@ impl<'a> Parser<'a> {
             let op_tok = self.advance();
             let next_min = if op == DurationOp::Pow { precedence } else { precedence + 1 };
             let rhs = self.duration_expr(next_min)?;
+            depth = 1 + depth.max(duration_depth(&rhs));
+            self.check_depth(depth)?;
             if let Some(n) = is_literal(&rhs) {
                 if n.value == 0.0 && op == DurationOp::Div {
                     return Err(self.err(Span::new(op_tok.start, op_tok.end), "division by zero"));
@@ -1151,6 +1219,49 @@ impl<'a> Parser<'a> {
         })?;
         Ok(Expr::Call(Call { func, args, span: Span::new(name_tok.start, end) }))
     }
+}
+
+/// Depth of a tree (a leaf is 1), computed without recursion.
+fn tree_depth(root: &Expr) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(root, 1usize)];
+    while let Some((e, d)) = stack.pop() {
+        let mut here = d;
+        let durations: [Option<&DurationArg>; 3] = match e {
+            Expr::VectorSelector(vs) => [vs.offset.as_ref(), None, None],
+            Expr::MatrixSelector(m) => [Some(&m.range), m.vector_selector.offset.as_ref(), None],
+            Expr::Subquery(s) => [Some(&s.range), s.step.as_ref(), s.offset.as_ref()],
+            _ => [None, None, None],
+        };
+        for arg in durations.into_iter().flatten() {
+            if let DurationArg::Expr(de) = arg {
+                here = here.max(d + duration_depth(de));
+            }
+        }
+        max = max.max(here);
+        stack.extend(e.children().into_iter().map(|c| (c, d + 1)));
+    }
+    max
+}
+
+/// Depth of a duration expression, computed without recursion.
+fn duration_depth(root: &DurationExpr) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(root, 1usize)];
+    while let Some((e, d)) = stack.pop() {
+        max = max.max(d);
+        match e {
+            DurationExpr::Number(_) | DurationExpr::Step(_) | DurationExpr::Range(_) => {}
+            DurationExpr::MinOf(a, b, _)
+            | DurationExpr::MaxOf(a, b, _)
+            | DurationExpr::Binary(_, a, b) => {
+                stack.push((a, d + 1));
+                stack.push((b, d + 1));
+            }
+            DurationExpr::Unary(_, a, _) | DurationExpr::Paren(a, _) => stack.push((a, d + 1)),
+        }
+    }
+    max
 }
 
 /// Tokens Prometheus accepts as a metric name (`metric_identifier`).

@@ -49,14 +49,26 @@ impl fmt::Display for Expr {
             }
             Expr::Unary(u) => write!(f, "{}{}", u.op.as_str(), u.expr),
             Expr::Binary(b) => {
-                write!(f, "{} {}", b.lhs, b.op.as_str())?;
-                if b.return_bool {
-                    f.write_str(" bool")?;
+                // Left-nested chains (`a + b + c ...`) are printed without
+                // recursing down the left spine.
+                let mut spine = vec![b];
+                let mut bottom = &*b.lhs;
+                while let Expr::Binary(inner) = bottom {
+                    spine.push(inner);
+                    bottom = &inner.lhs;
                 }
-                if let Some(m) = &b.matching {
-                    write_matching(f, m)?;
+                write!(f, "{bottom}")?;
+                for b in spine.iter().rev() {
+                    write!(f, " {}", b.op.as_str())?;
+                    if b.return_bool {
+                        f.write_str(" bool")?;
+                    }
+                    if let Some(m) = &b.matching {
+                        write_matching(f, m)?;
+                    }
+                    write!(f, " {}", b.rhs)?;
                 }
-                write!(f, " {}", b.rhs)
+                Ok(())
             }
             Expr::Aggregate(a) => {
                 f.write_str(a.op.as_str())?;
@@ -258,27 +270,7 @@ fn pretty_at(e: &Expr, level: usize, max: usize) -> String {
             out.push_str(&format!("{}\n{pad})", pretty_at(&a.expr, level + 1, max)));
             out
         }
-        Expr::Binary(b) if split => {
-            let mut op = b.op.as_str().to_string();
-            if b.return_bool {
-                op.push_str(" bool");
-            }
-            let mut matching = String::new();
-            if let Some(m) = &b.matching {
-                struct M<'a>(&'a VectorMatching);
-                impl fmt::Display for M<'_> {
-                    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                        write_matching(f, self.0)
-                    }
-                }
-                matching = M(m).to_string();
-            }
-            format!(
-                "{}\n{pad}{op}{matching}\n{}",
-                pretty_at(&b.lhs, level + 1, max),
-                pretty_at(&b.rhs, level + 1, max)
-            )
-        }
+        Expr::Binary(_) if split => pretty_binary_chain(e, level, max),
         Expr::Call(c) if split => {
             let args: Vec<String> = c.args.iter().map(|a| pretty_at(a, level + 1, max)).collect();
             format!("{pad}{}(\n{}\n{pad})", c.func.name, args.join(",\n"))
@@ -299,6 +291,41 @@ fn pretty_at(e: &Expr, level: usize, max: usize) -> String {
             format!("{pad}{}{}", u.op.as_str(), child.trim())
         }
         _ => format!("{pad}{flat}"),
+    }
+}
+
+/// Pretty form of a (split) binary expression, walking the left spine of
+/// a chain iteratively: node `i` of the spine sits at indentation
+/// `level + i`.
+fn pretty_binary_chain(e: &Expr, level: usize, max: usize) -> String {
+    let mut spine = Vec::new();
+    let mut bottom = e;
+    while let Expr::Binary(b) = bottom {
+        if bottom.to_string().len() <= max && !spine.is_empty() {
+            break;
+        }
+        spine.push(b);
+        bottom = &b.lhs;
+    }
+    let mut out = pretty_at(bottom, level + spine.len(), max);
+    for (i, b) in spine.iter().enumerate().rev() {
+        let lvl = level + i;
+        let mut op = b.op.as_str().to_string();
+        if b.return_bool {
+            op.push_str(" bool");
+        }
+        let matching =
+            b.matching.as_ref().map(|m| MatchingDisplay(m).to_string()).unwrap_or_default();
+        out = format!("{out}\n{}{op}{matching}\n{}", indent(lvl), pretty_at(&b.rhs, lvl + 1, max));
+    }
+    out
+}
+
+struct MatchingDisplay<'a>(&'a VectorMatching);
+
+impl fmt::Display for MatchingDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_matching(f, self.0)
     }
 }
 
