@@ -153,7 +153,7 @@ impl Engine {
         self.run(storage, expr, &ast, start_ms, end_ms, step_ms)
     }
 
-    fn run(
+    pub(crate) fn run(
         &self,
         storage: &dyn Queryable,
         query: &str,

@@ -249,11 +249,10 @@ pub(crate) fn eval_call(ev: &Evaluator<'_, '_>, call: &Call) -> Result<EvalValue
             let mut series = ev.eval_vector(&args[0])?;
             if ev.start_ms == ev.end_ms {
                 match name {
-                    "sort" => {
-                        series.sort_by(|a, b| cmp_nan_last(a.points[0].value, b.points[0].value))
+                    "sort" => series.sort_by(|a, b| cmp_nan_last(first_value(a), first_value(b))),
+                    "sort_desc" => {
+                        series.sort_by(|a, b| cmp_nan_last_desc(first_value(a), first_value(b)))
                     }
-                    "sort_desc" => series
-                        .sort_by(|a, b| cmp_nan_last_desc(a.points[0].value, b.points[0].value)),
                     _ => {
                         let names: Vec<String> = args[1..]
                             .iter()
@@ -308,6 +307,11 @@ fn map_values(
             (!s.points.is_empty()).then_some(s)
         })
         .collect()
+}
+
+/// The value of an instant query's series (its only point).
+fn first_value(s: &EvalSeries) -> f64 {
+    s.points.first().map_or(f64::NAN, |p| p.value)
 }
 
 fn cmp_nan_last(a: f64, b: f64) -> std::cmp::Ordering {

@@ -5,7 +5,7 @@ use promethium_engine::{Appendable, MemStorage, Queryable};
 
 use super::script::{Command, EvalCommand, EvalTime, LoadCommand, MessageMatch, parse_script};
 use super::series_desc::SeqValue;
-use crate::parser::ast::Expr;
+use crate::parser::ast::{AtModifier, Expr};
 use crate::value::{QueryResult, Value};
 use crate::{Engine, EngineOptions, PromqlError};
 
@@ -237,6 +237,10 @@ fn run_eval(engine: &Engine, storage: &dyn Queryable, eval: &EvalCommand) -> Res
         }
     };
     check_result(eval, result)?;
+    if let EvalTime::Instant { t_ms } = eval.time {
+        check_step_invariance(engine, storage, eval, t_ms)
+            .map_err(|e| format!("@ consistency check: {e}"))?;
+    }
     // The range-mode consistency check of the reference runner.
     if let EvalTime::Instant { t_ms } = eval.time {
         let uses_bounds =
@@ -250,6 +254,105 @@ fn run_eval(engine: &Engine, storage: &dyn Queryable, eval: &EvalCommand) -> Res
             let r = engine.range_query(storage, &eval.expr, t_ms - 60_000, t_ms + 60_000, 60_000);
             check_range_mode(eval, t_ms, r).map_err(|e| format!("range-mode check: {e}"))?;
         }
+    }
+    Ok(())
+}
+
+/// Functions whose value depends on the evaluation time even when their
+/// arguments do not.
+const AT_UNSAFE_FUNCTIONS: [&str; 15] = [
+    "time",
+    "timestamp",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "days_in_month",
+    "hour",
+    "minute",
+    "month",
+    "year",
+    "predict_linear",
+    "start",
+    "end",
+    "range",
+    "step",
+];
+
+/// Pins every selector and subquery (outside subqueries already pinned)
+/// to `@ t_ms`; returns false when a time-dependent function occurs.
+fn pin_to(expr: &mut Expr, t_ms: i64) -> bool {
+    match expr {
+        Expr::VectorSelector(vs) => {
+            vs.at.get_or_insert(AtModifier::Timestamp(t_ms));
+            true
+        }
+        Expr::MatrixSelector(ms) => {
+            ms.vector_selector.at.get_or_insert(AtModifier::Timestamp(t_ms));
+            true
+        }
+        Expr::Subquery(sq) => {
+            if sq.at.is_some() {
+                return true;
+            }
+            sq.at = Some(AtModifier::Timestamp(t_ms));
+            // The inner expression is not pinned, but must not depend on time either.
+            let mut inner_safe = true;
+            sq.expr.walk(&mut |e| {
+                if let Expr::Call(c) = e
+                    && AT_UNSAFE_FUNCTIONS.contains(&c.func.name)
+                {
+                    inner_safe = false;
+                }
+            });
+            inner_safe
+        }
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => true,
+        Expr::Paren(p) => pin_to(&mut p.expr, t_ms),
+        Expr::Unary(u) => pin_to(&mut u.expr, t_ms),
+        Expr::Binary(b) => pin_to(&mut b.lhs, t_ms) & pin_to(&mut b.rhs, t_ms),
+        Expr::Aggregate(a) => {
+            let param = a.param.as_mut().is_none_or(|p| pin_to(p, t_ms));
+            pin_to(&mut a.expr, t_ms) & param
+        }
+        Expr::Call(c) => {
+            let safe = !AT_UNSAFE_FUNCTIONS.contains(&c.func.name);
+            c.args.iter_mut().fold(safe, |ok, a| pin_to(a, t_ms) & ok)
+        }
+    }
+}
+
+/// The reference runner's step-invariance check: with every selector
+/// pinned to the eval time by `@`, the result must be the same at other
+/// evaluation times.
+fn check_step_invariance(
+    engine: &Engine,
+    storage: &dyn Queryable,
+    eval: &EvalCommand,
+    t_ms: i64,
+) -> Result<(), String> {
+    if eval.fail.is_some() {
+        return Ok(());
+    }
+    let Ok(mut ast) = crate::parser::parse(&eval.expr) else { return Ok(()) };
+    if !pin_to(&mut ast, t_ms) {
+        return Ok(());
+    }
+    let times = if t_ms == 0 {
+        vec![-1000, 0, 1000]
+    } else {
+        vec![-10 * t_ms, 0, t_ms / 5, t_ms, 10 * t_ms]
+    };
+    // Annotations are not compared here: their positions refer to the original text.
+    let relaxed = EvalCommand {
+        warn: Vec::new(),
+        info: Vec::new(),
+        no_warn: false,
+        no_info: false,
+        ..eval.clone()
+    };
+    for at in times {
+        let r = engine.run(storage, &eval.expr, &ast, at, at, 0);
+        check_result(&relaxed, r).map_err(|e| format!("evaluated at {at} ms: {e}"))?;
     }
     Ok(())
 }
