@@ -63,6 +63,12 @@ pub(crate) fn put_varint(buf: &mut Vec<u8>, v: i64) {
     put_uvarint(buf, ((v << 1) ^ (v >> 63)) as u64);
 }
 
+/// Reverses the zigzag mapping of [`put_varint`].
+#[inline(always)]
+fn unzigzag(u: u64) -> i64 {
+    ((u >> 1) as i64) ^ -((u & 1) as i64)
+}
+
 /// A cursor over a payload.
 pub(crate) struct Cursor<'a> {
     data: &'a [u8],
@@ -107,8 +113,7 @@ impl<'a> Cursor<'a> {
 
     #[inline(always)]
     pub(crate) fn varint(&mut self) -> Result<i64, DecodeError> {
-        let u = self.uvarint()?;
-        Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
+        Ok(unzigzag(self.uvarint()?))
     }
 
     fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
@@ -212,6 +217,27 @@ pub(crate) fn decode_samples_into(
     c.finish()?;
     out.reserve(n);
     let (mut prev_ref, mut prev_t) = (0u64, 0i64);
+    if refs.remaining() == n && ts.remaining() == n {
+        // Fast path, the common case of a scrape: every delta fits one byte
+        // (a column of n varints in n bytes can hold nothing else), so no
+        // varint loop. A byte with the continuation bit would make the
+        // column malformed; that is checked once at the end.
+        let (rb, tb) = (refs.bytes(n)?, ts.bytes(n)?);
+        let start = out.len();
+        let mut high = 0u8;
+        for ((&r, &t), v) in rb.iter().zip(tb).zip(values.chunks_exact(8)) {
+            high |= r | t;
+            prev_ref = prev_ref.wrapping_add(unzigzag(u64::from(r)) as u64);
+            prev_t = prev_t.wrapping_add(unzigzag(u64::from(t)));
+            let value = f64::from_bits(u64::from_le_bytes(v.try_into().expect("chunks of 8")));
+            out.push(RefSample { series_ref: SeriesRef(prev_ref), t_ms: prev_t, value });
+        }
+        if high & 0x80 != 0 {
+            out.truncate(start);
+            return Err(DecodeError::Truncated);
+        }
+        return Ok(());
+    }
     for v in values.chunks_exact(8) {
         prev_ref = prev_ref.wrapping_add(refs.varint()? as u64);
         prev_t = prev_t.wrapping_add(ts.varint()?);
@@ -319,6 +345,20 @@ mod tests {
         encode_samples(&samples, &mut buf);
         // Two one-byte deltas and eight value bytes per sample.
         assert!(buf.len() <= 1000 * 10 + 20, "{} bytes", buf.len());
+    }
+
+    #[test]
+    fn one_byte_columns_with_a_continuation_bit_are_rejected() {
+        // count 2, refs_len 2, ts_len 2, refs [0x80, 0x01]: the first ref's
+        // varint claims a second byte, so the column cannot hold 2 varints.
+        let mut p = vec![2, 2, 2, 0x80, 0x01, 0, 0];
+        p.extend_from_slice(&[0; 16]);
+        assert!(decode_samples_into(&p, &mut Vec::new()).is_err());
+        let mut ok = vec![2, 2, 2, 0x00, 0x02, 0, 0x01];
+        ok.extend_from_slice(&[0; 16]);
+        let mut out = Vec::new();
+        decode_samples_into(&ok, &mut out).unwrap();
+        assert_eq!((out[1].series_ref, out[1].t_ms), (SeriesRef(1), -1));
     }
 
     #[test]
