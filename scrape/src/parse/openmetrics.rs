@@ -24,8 +24,8 @@ use promethium_engine::model::MetricType;
 
 use super::labels::LabelNorm;
 use super::lex::{
-    is_label_start, is_metric_start, label_name_len, metric_name_len, parse_float, quoted_len,
-    seconds_to_ms,
+    Quoted, is_label_start, is_metric_start, label_name_len, metric_name_len, parse_float,
+    quoted_len, quoted_scan, seconds_to_ms,
 };
 use super::strict::OpenMetricsChecker;
 use super::{
@@ -265,11 +265,10 @@ impl<'a> OpenMetricsParser<'a> {
                 return Err(self.expected("expected equal", start));
             }
             self.pos += 1;
-            let (len, _) = quoted_len(&self.b[self.pos..], false)
-                .filter(|_| self.cur() == b'"')
+            let Quoted { len, ascii, .. } = quoted_scan(&self.b[self.pos..], false)
                 .ok_or_else(|| self.expected("expected label value", start))?;
             let value = &self.b[self.pos + 1..self.pos + len - 1];
-            if std::str::from_utf8(value).is_err() {
+            if !ascii && std::str::from_utf8(value).is_err() {
                 return Err(self.err(format!(
                     "invalid UTF-8 label value {:?}",
                     String::from_utf8_lossy(value)

@@ -26,8 +26,8 @@ use promethium_engine::model::MetricType;
 
 use super::labels::LabelNorm;
 use super::lex::{
-    has_only_standard_escapes, is_label_start, is_metric_start, label_name_len, metric_name_len,
-    parse_float, parse_int_ms, quoted_len,
+    Quoted, has_only_standard_escapes, is_label_start, is_metric_start, label_name_len,
+    metric_name_len, parse_float, parse_int_ms, quoted_len, quoted_scan,
 };
 use super::{
     Entry, Escaping, ExpositionParser, FamilyInfo, Format, ParseError, Sample, Text, Validation,
@@ -318,11 +318,10 @@ impl<'a> TextParser<'a> {
             self.pos += 1;
             self.skip_ws();
             let value_start = self.pos;
-            let (len, newlines) = quoted_len(&self.b[self.pos..], true)
-                .filter(|_| self.cur() == b'"')
+            let Quoted { len, newlines, ascii } = quoted_scan(&self.b[self.pos..], true)
                 .ok_or_else(|| self.expected("expected label value", start))?;
             let value = &self.b[value_start + 1..value_start + len - 1];
-            if std::str::from_utf8(value).is_err() {
+            if !ascii && std::str::from_utf8(value).is_err() {
                 return Err(self.err(format!(
                     "invalid UTF-8 label value {:?}",
                     String::from_utf8_lossy(value)
