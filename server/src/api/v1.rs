@@ -318,6 +318,25 @@ async fn labels(state: &Arc<AppState>, p: &Params) -> ApiResult {
     Ok(Some(Success { data, warnings, infos: Vec::new() }))
 }
 
+/// Percent-decodes a path segment (`+` stays a plus, unlike in forms).
+fn percent_decode_path(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Decodes Prometheus' `U__` escaping of label names in URL paths.
 fn unescape_label_name(name: &str) -> String {
     let Some(rest) = name.strip_prefix("U__") else { return name.to_string() };
@@ -343,11 +362,7 @@ fn unescape_label_name(name: &str) -> String {
 }
 
 async fn label_values(state: &Arc<AppState>, raw_name: &str, p: &Params) -> ApiResult {
-    let decoded: String = form_urlencoded::parse(format!("n={raw_name}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
-    let name = unescape_label_name(&decoded);
+    let name = unescape_label_name(&percent_decode_path(raw_name));
     if name.is_empty() || name.contains('\u{fffd}') {
         return Err(ApiError::bad_data(format!("invalid label name: {name:?}")));
     }
@@ -712,5 +727,7 @@ mod tests {
         assert_eq!(unescape_label_name("job"), "job");
         assert_eq!(unescape_label_name("U__my_2e_label"), "my.label");
         assert_eq!(unescape_label_name("U__a__b"), "a_b");
+        assert_eq!(percent_decode_path("a%2Eb+c"), "a.b+c");
+        assert_eq!(percent_decode_path("bad%zz"), "bad%zz");
     }
 }
