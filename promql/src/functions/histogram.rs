@@ -125,3 +125,95 @@ mod tests {
         assert_eq!(r.value, 0.5);
     }
 }
+
+/// The fraction of observations between `lower` and `upper` in classic
+/// buckets, as Prometheus estimates it: linear interpolation inside the
+/// buckets holding the bounds, the first bucket starting at 0 (or -Inf
+/// when its bound is not positive), nothing counted inside infinite-width
+/// buckets.
+pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [Bucket]) -> f64 {
+    buckets.sort_by(|a, b| {
+        a.upper_bound.partial_cmp(&b.upper_bound).unwrap_or(std::cmp::Ordering::Equal)
+    });
+    if buckets.last().is_none_or(|b| b.upper_bound != f64::INFINITY) {
+        return f64::NAN;
+    }
+    let mut merged: Vec<Bucket> = Vec::with_capacity(buckets.len());
+    for b in buckets.iter() {
+        match merged.last_mut() {
+            Some(last) if last.upper_bound == b.upper_bound => last.count += b.count,
+            _ => merged.push(*b),
+        }
+    }
+    let count = merged[merged.len() - 1].count;
+    if count == 0.0 || lower.is_nan() || upper.is_nan() {
+        return f64::NAN;
+    }
+    if lower >= upper {
+        return 0.0;
+    }
+    let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
+    let (mut lower_set, mut upper_set) = (false, false);
+    let mut lower_bound = if merged[0].upper_bound <= 0.0 { f64::NEG_INFINITY } else { 0.0 };
+    for (i, b) in merged.iter().enumerate() {
+        if i > 0 {
+            lower_bound = merged[i - 1].upper_bound;
+        }
+        let upper_bound = b.upper_bound;
+        let interpolate = |v: f64| {
+            if lower_bound == f64::NEG_INFINITY {
+                b.count
+            } else {
+                rank + (b.count - rank) * (v - lower_bound) / (upper_bound - lower_bound)
+            }
+        };
+        if !lower_set && lower_bound >= lower {
+            lower_rank = rank;
+            lower_set = true;
+        }
+        if !upper_set && lower_bound >= upper {
+            upper_rank = rank;
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        if !lower_set && lower_bound < lower && upper_bound > lower {
+            lower_rank = interpolate(lower);
+            lower_set = true;
+        }
+        if !upper_set && lower_bound < upper && upper_bound > upper {
+            upper_rank = interpolate(upper);
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        rank = b.count;
+    }
+    if !lower_set || lower_rank > count {
+        lower_rank = count;
+    }
+    if !upper_set || upper_rank > count {
+        upper_rank = count;
+    }
+    (upper_rank - lower_rank) / count
+}
+
+#[cfg(test)]
+mod fraction_tests {
+    use super::*;
+
+    #[test]
+    fn fraction_interpolates_linearly() {
+        let mut buckets = vec![
+            Bucket { upper_bound: 1.0, count: 10.0 },
+            Bucket { upper_bound: 2.0, count: 20.0 },
+            Bucket { upper_bound: f64::INFINITY, count: 20.0 },
+        ];
+        assert_eq!(bucket_fraction(0.0, 1.0, &mut buckets), 0.5);
+        assert_eq!(bucket_fraction(0.5, 1.5, &mut buckets), 0.5);
+        assert_eq!(bucket_fraction(2.0, 1.0, &mut buckets), 0.0);
+        assert!(bucket_fraction(f64::NAN, 1.0, &mut buckets).is_nan());
+    }
+}

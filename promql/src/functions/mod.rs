@@ -272,13 +272,10 @@ pub(crate) fn eval_call(ev: &Evaluator<'_, '_>, call: &Call) -> Result<EvalValue
         "info" => info::eval_info(ev, args),
         "label_join" => labels::label_join(ev, args),
         "histogram_quantile" => histogram_quantile(ev, call),
-        "histogram_count"
-        | "histogram_sum"
-        | "histogram_avg"
-        | "histogram_stddev"
-        | "histogram_stdvar"
-        | "histogram_fraction"
-        | "histogram_quantiles" => {
+        "histogram_fraction" => histogram_fraction(ev, call),
+        "histogram_quantiles" => histogram_quantiles(ev, call),
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
+        | "histogram_stdvar" => {
             // These read native histograms only; float samples are ignored.
             for a in args {
                 ev.eval(a)?;
@@ -554,11 +551,97 @@ fn histogram_quantile(ev: &Evaluator<'_, '_>, call: &Call) -> Result<EvalValue, 
             call.args[0].span(),
         );
     }
-    // Group bucket series by their labels without `le`, once.
+    classic_histograms(ev, &series, call.args[1].span(), |step, labels, buckets| {
+        let r = bucket_quantile(q[step], buckets);
+        if r.forced_monotonic {
+            let name = labels.metric_name().unwrap_or("");
+            let base = "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)";
+            let msg = if name.is_empty() {
+                base.to_owned()
+            } else {
+                format!("{base} for metric name {name:?}")
+            };
+            ev.ctx.info(&msg, call.args[1].span());
+        }
+        r.value
+    })
+}
+
+/// `histogram_quantiles(v, "label", q1, q2, ...)`: one output series per
+/// histogram and quantile, the quantile written into `label`.
+fn histogram_quantiles(ev: &Evaluator<'_, '_>, call: &Call) -> Result<EvalValue, PromqlError> {
+    let series = ev.eval_vector(&call.args[0])?;
+    let label = ev.eval_string(&call.args[1])?;
+    let mut out = SeriesCollector::default();
+    for arg in &call.args[2..] {
+        let q = ev.eval_scalar(arg)?;
+        if let Some(&bad) = q.iter().find(|q| q.is_nan() || **q < 0.0 || **q > 1.0) {
+            ev.ctx.warn(
+                &format!("quantile value should be between 0 and 1, got {}", go_float(bad)),
+                arg.span(),
+            );
+        }
+        let EvalValue::Vector(result) = classic_histograms(
+            ev,
+            &series,
+            call.args[0].span(),
+            |step, labels, buckets| {
+                let r = bucket_quantile(q[step], buckets);
+                if r.forced_monotonic {
+                    let name = labels.metric_name().unwrap_or("");
+                    let base = "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)";
+                    let msg = if name.is_empty() {
+                        base.to_owned()
+                    } else {
+                        format!("{base} for metric name {name:?}")
+                    };
+                    ev.ctx.info(&msg, call.args[0].span());
+                }
+                r.value
+            },
+        )?
+        else {
+            continue;
+        };
+        for s in result {
+            for p in &s.points {
+                let mut b = s.labels.to_builder();
+                b.set(&label, &openmetrics_float(q[ev.step_index(p.t_ms)]));
+                out.push(b.build(), true, p.t_ms, p.value)?;
+            }
+        }
+    }
+    Ok(EvalValue::Vector(out.finish()))
+}
+
+/// A float as OpenMetrics writes label values (`1.0`, `0.25`, `+Inf`).
+fn openmetrics_float(f: f64) -> String {
+    let s = go_float(f);
+    if f.is_finite() && !s.contains(['.', 'e']) { format!("{s}.0") } else { s }
+}
+
+fn histogram_fraction(ev: &Evaluator<'_, '_>, call: &Call) -> Result<EvalValue, PromqlError> {
+    let lower = ev.eval_scalar(&call.args[0])?;
+    let upper = ev.eval_scalar(&call.args[1])?;
+    let series = ev.eval_vector(&call.args[2])?;
+    classic_histograms(ev, &series, call.args[2].span(), |step, _, buckets| {
+        histogram::bucket_fraction(lower[step], upper[step], buckets)
+    })
+}
+
+/// Groups the bucket series of classic histograms (by their labels without
+/// `le`) and calls `f(step, group labels, buckets)` per group and step.
+/// Series with a missing or malformed `le` are reported and ignored.
+fn classic_histograms(
+    ev: &Evaluator<'_, '_>,
+    series: &[EvalSeries],
+    arg_span: crate::parser::ast::Span,
+    mut f: impl FnMut(usize, &Labels, &mut [Bucket]) -> f64,
+) -> Result<EvalValue, PromqlError> {
     let mut group_of: Vec<Option<(usize, f64)>> = Vec::with_capacity(series.len());
     let mut groups: Vec<Labels> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
-    for s in &series {
+    for s in series {
         let le = s.labels.get("le").unwrap_or("");
         match parse_go_float(le) {
             Some(bound) => {
@@ -579,13 +662,13 @@ fn histogram_quantile(ev: &Evaluator<'_, '_>, call: &Call) -> Result<EvalValue, 
                             "bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {name:?}"
                         )
                     };
-                    ev.ctx.warn(&msg, call.args[1].span());
+                    ev.ctx.warn(&msg, arg_span);
                 }
                 group_of.push(None);
             }
         }
     }
-    let per_step = by_step(ev, &series);
+    let per_step = by_step(ev, series);
     let mut out = SeriesCollector::default();
     let mut buckets: Vec<Vec<Bucket>> = vec![Vec::new(); groups.len()];
     let mut order: Vec<usize> = Vec::new();
@@ -601,19 +684,9 @@ fn histogram_quantile(ev: &Evaluator<'_, '_>, call: &Call) -> Result<EvalValue, 
         }
         let t = ev.step_ts(step);
         for &g in &order {
-            let r = bucket_quantile(q[step], &mut buckets[g]);
+            let value = f(step, &groups[g], &mut buckets[g]);
             buckets[g].clear();
-            if r.forced_monotonic {
-                let name = groups[g].metric_name().unwrap_or("");
-                let base = "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)";
-                let msg = if name.is_empty() {
-                    base.to_owned()
-                } else {
-                    format!("{base} for metric name {name:?}")
-                };
-                ev.ctx.info(&msg, call.args[1].span());
-            }
-            out.push(groups[g].clone(), true, t, r.value)?;
+            out.push(groups[g].clone(), true, t, value)?;
         }
     }
     Ok(EvalValue::Vector(out.finish()))

@@ -59,24 +59,11 @@ impl Default for SkipPolicy {
             files: vec![
                 ("native_histograms.test", "native histograms are not evaluated"),
                 (
-                    "limit.test",
-                    "experimental: limitk/limit_ratio aggregations (promql-experimental-functions)",
-                ),
-                (
                     "start_timestamps.test",
                     "experimental: start timestamps (created-timestamp-zero-ingestion)",
                 ),
             ],
-            functions: vec![
-                ("histogram_quantiles", "experimental: histogram_quantiles()"),
-                ("start_timestamp", "experimental: start timestamps"),
-                ("histogram_count", "native histograms are not evaluated"),
-                ("histogram_sum", "native histograms are not evaluated"),
-                ("histogram_avg", "native histograms are not evaluated"),
-                ("histogram_fraction", "native histograms are not evaluated"),
-                ("histogram_stddev", "native histograms are not evaluated"),
-                ("histogram_stdvar", "native histograms are not evaluated"),
-            ],
+            functions: vec![("start_timestamp", "experimental: start timestamps")],
         }
     }
 }
