@@ -372,3 +372,35 @@ fn missing_config_file_is_an_error() {
         .expect("run binary");
     assert!(!out.status.success());
 }
+
+#[test]
+fn helm_chart_flags_and_config_sections_are_accepted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = "global:\n  scrape_interval: 15s\nrule_files:\n  - /etc/config/recording_rules.yml\n  - /etc/config/alerting_rules.yml\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['alertmanager:9093']\nremote_write:\n  - url: http://mimir:9009/api/v1/push\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['SELF']\n";
+    let mut s = Server::start(
+        dir.path(),
+        config,
+        &[
+            "--storage.tsdb.retention.time=15d",
+            "--web.console.libraries=/etc/prometheus/console_libraries",
+            "--web.console.templates",
+            "/etc/prometheus/consoles",
+            "--web.enable-lifecycle",
+            "--enable-feature=no-such-feature",
+            "--storage.tsdb.wal-compression",
+        ],
+    );
+    s.wait_ready(READY_TIMEOUT);
+    let flags = get(s.port, "/api/v1/status/flags").json();
+    let d = assert_success(&flags);
+    assert_eq!(d["web.console.templates"], "/etc/prometheus/consoles");
+    assert_eq!(d["web.enable-lifecycle"], "true");
+    assert_eq!(d["storage.tsdb.retention.time"], "15d");
+    let logs = s.logs();
+    assert!(logs.contains("no-such-feature"), "unknown feature is warned about:\n{logs}");
+    assert!(
+        logs.contains("remote_write"),
+        "unimplemented config sections are warned about:\n{logs}"
+    );
+    assert!(logs.contains("level=WARN"), "logfmt output:\n{logs}");
+}
