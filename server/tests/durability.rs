@@ -267,3 +267,30 @@ fn base64_encode(data: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(data)
 }
+
+#[test]
+fn sigterm_flushes_the_wal_and_marks_series_stale() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = common::free_port();
+    let scraping = "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    static_configs: [{targets: ['SELF']}]\n";
+    let mut s = Server::start_on(dir.path(), port, scraping, &[]);
+    s.wait_ready(READY_TIMEOUT);
+    s.wait_for(Duration::from_secs(20), "self scraped", || {
+        count(port, "count(up)").filter(|n| *n == 1.0)
+    });
+    let status = s.terminate();
+    assert!(status.success(), "clean exit: {status}");
+
+    // Everything written before SIGTERM is back after a restart (the WAL
+    // was flushed on close), and the scrape's series ended with staleness
+    // markers, so `up` is no longer current.
+    let mut s = Server::start_on(dir.path(), port, "scrape_configs: []\n", &[]);
+    s.wait_ready(READY_TIMEOUT);
+    assert!(
+        count(port, "count_over_time(up[10m])").is_some_and(|n| n >= 1.0),
+        "log:\n{}",
+        s.logs()
+    );
+    let v = get(port, "/api/v1/query?query=up").json();
+    assert_eq!(v["data"]["result"], serde_json::json!([]), "up is stale after shutdown: {v}");
+}
