@@ -12,7 +12,10 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use promethium_benches::{Jitter, NodeLoad, cpu_timed, series_samples};
-use promethium_engine::chunk::{XorEncoder, XorIterator};
+use promethium_engine::chunk::{
+    ChunkIterator, CompactScratch, Encoding, XorEncoder, XorIterator, compact,
+};
+use promethium_engine::query::SampleIterator;
 
 const SERIES: usize = 10_000;
 const PER_CHUNK: usize = 120;
@@ -35,23 +38,31 @@ fn encode_all(inputs: &[Vec<(i64, f64)>], enc: &mut XorEncoder) -> usize {
     bytes
 }
 
-/// Bytes per sample in closed 120-sample chunks over `rounds` scrapes.
-fn bytes_per_sample(jitter: Jitter, rounds: usize) -> f64 {
+/// Bytes per sample in closed 120-sample chunks over `rounds` scrapes:
+/// XOR only, and as the head stores them (the smaller of XOR and decimal),
+/// with the share of chunks stored decimal.
+fn bytes_per_sample(jitter: Jitter, rounds: usize) -> (f64, f64, f64) {
     let mut load = NodeLoad::with_jitter(SERIES, 7, jitter);
     let samples = series_samples(&mut load, rounds);
     let mut enc = XorEncoder::new();
-    let (mut bytes, mut n) = (0usize, 0usize);
+    let mut scratch = CompactScratch::default();
+    let (mut xor, mut closed, mut n, mut chunks, mut dec) =
+        (0usize, 0usize, 0usize, 0usize, 0usize);
     for s in &samples {
         for c in s.chunks_exact(PER_CHUNK) {
             enc.reset();
             for &(t, v) in c {
                 enc.append(t, v);
             }
-            bytes += enc.len_bytes();
+            xor += enc.len_bytes();
+            let (encoding, bytes) = compact(&enc, &mut scratch);
+            closed += bytes.len();
+            dec += usize::from(encoding == Encoding::Dec);
+            chunks += 1;
             n += PER_CHUNK;
         }
     }
-    bytes as f64 / n as f64
+    (xor as f64 / n as f64, closed as f64 / n as f64, dec as f64 / chunks as f64)
 }
 
 fn report_bytes_per_sample() {
@@ -60,7 +71,11 @@ fn report_bytes_per_sample() {
         ("raw jitter, sigma 1 ms", Jitter::Raw { sigma_ms: 1.0 }),
         ("no jitter", Jitter::None),
     ] {
-        println!("chunk/bytes_per_sample [{name}]: {:.3}", bytes_per_sample(jitter, 480));
+        let (xor, closed, dec_share) = bytes_per_sample(jitter, 480);
+        println!(
+            "chunk/bytes_per_sample [{name}]: closed chunks {closed:.3} (xor only {xor:.3}; {:.0} % of chunks decimal)",
+            dec_share * 100.0
+        );
     }
 }
 
@@ -82,38 +97,93 @@ fn chunk(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("chunk");
     g.throughput(Throughput::Elements(samples as u64));
-    g.bench_function("encode", |b| b.iter_custom(|n| cpu_timed(n, || drop(black_box(encode_all(black_box(&inputs), &mut enc))))));
+    g.bench_function("encode", |b| {
+        b.iter_custom(|n| {
+            cpu_timed(n, || {
+                black_box(encode_all(black_box(&inputs), &mut enc));
+            })
+        })
+    });
     g.bench_function("decode", |b| {
-        b.iter_custom(|n| cpu_timed(n, || {
-            let mut acc = 0u64;
-            for c in &chunks {
-                let mut it = XorIterator::new(black_box(c));
-                while it.advance() {
-                    let s = it.at();
-                    acc = acc.wrapping_add(s.t_ms as u64 ^ s.value.to_bits());
+        b.iter_custom(|n| {
+            cpu_timed(n, || {
+                let mut acc = 0u64;
+                for c in &chunks {
+                    let mut it = XorIterator::new(black_box(c));
+                    while it.advance() {
+                        let s = it.at();
+                        acc = acc.wrapping_add(s.t_ms as u64 ^ s.value.to_bits());
+                    }
                 }
+                black_box(acc);
+            })
+        })
+    });
+    let mut scratch = CompactScratch::default();
+    let closed: Vec<(Encoding, Vec<u8>)> = inputs
+        .iter()
+        .map(|s| {
+            enc.reset();
+            for &(t, v) in s {
+                enc.append(t, v);
             }
-            black_box(acc);
-        }))
+            let (e, b) = compact(&enc, &mut scratch);
+            (e, b.to_vec())
+        })
+        .collect();
+    g.bench_function("compact", |b| {
+        b.iter_custom(|n| {
+            cpu_timed(n, || {
+                for s in black_box(&inputs) {
+                    enc.reset();
+                    for &(t, v) in s {
+                        enc.append(t, v);
+                    }
+                    black_box(compact(&enc, &mut scratch).1.len());
+                }
+            })
+        })
+    });
+    g.bench_function("decode_closed", |b| {
+        b.iter_custom(|n| {
+            cpu_timed(n, || {
+                let mut acc = 0u64;
+                for (e, c) in &closed {
+                    let mut it = ChunkIterator::new(*e, black_box(c));
+                    while let Some(s) = it.next() {
+                        acc = acc.wrapping_add(s.t_ms as u64 ^ s.value.to_bits());
+                    }
+                }
+                black_box(acc);
+            })
+        })
     });
     g.finish();
 
     let mut g = c.benchmark_group("bit_io");
     g.throughput(Throughput::Elements(samples as u64));
-    g.bench_function("encode_hand_rolled_u64", |b| b.iter_custom(|n| cpu_timed(n, || drop(black_box(encode_all(black_box(&inputs), &mut enc))))));
+    g.bench_function("encode_hand_rolled_u64", |b| {
+        b.iter_custom(|n| {
+            cpu_timed(n, || {
+                black_box(encode_all(black_box(&inputs), &mut enc));
+            })
+        })
+    });
     let mut bv = bitvec_xor::Encoder::default();
     g.bench_function("encode_bitvec", |b| {
-        b.iter_custom(|n| cpu_timed(n, || {
-            let mut bytes = 0;
-            for s in black_box(&inputs) {
-                bv.reset();
-                for &(t, v) in s {
-                    bv.append(t, v);
+        b.iter_custom(|n| {
+            cpu_timed(n, || {
+                let mut bytes = 0;
+                for s in black_box(&inputs) {
+                    bv.reset();
+                    for &(t, v) in s {
+                        bv.append(t, v);
+                    }
+                    bytes += bv.len_bits() / 8;
                 }
-                bytes += bv.len_bits() / 8;
-            }
-            black_box(bytes);
-        }))
+                black_box(bytes);
+            })
+        })
     });
     let bv_chunks: Vec<bitvec_xor::Encoder> = inputs
         .iter()
@@ -126,13 +196,15 @@ fn chunk(c: &mut Criterion) {
         })
         .collect();
     g.bench_function("decode_bitvec", |b| {
-        b.iter_custom(|n| cpu_timed(n, || {
-            let mut acc = 0u64;
-            for c in &bv_chunks {
-                acc = acc.wrapping_add(black_box(c).decode_checksum());
-            }
-            black_box(acc);
-        }))
+        b.iter_custom(|n| {
+            cpu_timed(n, || {
+                let mut acc = 0u64;
+                for c in &bv_chunks {
+                    acc = acc.wrapping_add(black_box(c).decode_checksum());
+                }
+                black_box(acc);
+            })
+        })
     });
     g.finish();
 }

@@ -56,7 +56,9 @@ impl Ingest {
             for i in self.load.target_series(target) {
                 let (t, v) = samples[i];
                 let cached = if use_refs { self.refs[i] } else { None };
-                let r = app.append(cached, &self.load.labels[i], t + shift, v).expect("in-order samples");
+                let r = app
+                    .append(cached, &self.load.labels[i], t + shift, v)
+                    .expect("in-order samples");
                 self.refs[i] = Some(r);
             }
             app.commit().expect("commit");
@@ -67,9 +69,15 @@ impl Ingest {
 fn ingest(c: &mut Criterion) {
     let mut g = c.benchmark_group("head");
     g.sample_size(20);
-    for (name, wal, use_refs) in [("ingest_cached_ref_wal", true, true), ("ingest_by_labels_no_wal", false, false)] {
+    for (name, wal, use_refs) in
+        [("ingest_cached_ref_wal", true, true), ("ingest_by_labels_no_wal", false, false)]
+    {
         let dir = tempfile::tempdir().expect("temp dir");
-        let opts = if wal { DbOptions::default() } else { DbOptions { wal: None, ..DbOptions::default() } };
+        let opts = if wal {
+            DbOptions::default()
+        } else {
+            DbOptions { wal: None, ..DbOptions::default() }
+        };
         let db = Db::open(dir.path(), opts).expect("open db");
         let mut ingest = Ingest::new();
         // Create every series first: creation is not what is measured.
@@ -83,14 +91,27 @@ fn ingest(c: &mut Criterion) {
 
 fn index(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Db::open(dir.path(), DbOptions { wal: None, ..DbOptions::default() }).expect("open db");
+    let db =
+        Db::open(dir.path(), DbOptions { wal: None, ..DbOptions::default() }).expect("open db");
     let mut ingest = Ingest::new();
     ingest.round(&db, true);
     let m = |k, n: &str, v: &str| Matcher::new(k, n, v).expect("valid matcher");
     let selectors = [
-        ("metric_and_label", vec![m(MatchType::Equal, "__name__", "node_cpu_seconds_total"), m(MatchType::Equal, "mode", "idle")]),
+        (
+            "metric_and_label",
+            vec![
+                m(MatchType::Equal, "__name__", "node_cpu_seconds_total"),
+                m(MatchType::Equal, "mode", "idle"),
+            ],
+        ),
         ("one_instance", vec![m(MatchType::Equal, "instance", "host-00042.example.org:9100")]),
-        ("regex_and_not_equal", vec![m(MatchType::Regex, "__name__", "node_network_.*_bytes_total"), m(MatchType::NotEqual, "device", "lo")]),
+        (
+            "regex_and_not_equal",
+            vec![
+                m(MatchType::Regex, "__name__", "node_network_.*_bytes_total"),
+                m(MatchType::NotEqual, "device", "lo"),
+            ],
+        ),
     ];
     let mut g = c.benchmark_group("index");
     for (name, sel) in &selectors {

@@ -71,14 +71,16 @@ fn main() {
 
     let heap_before = LIVE_BYTES.load(Ordering::Relaxed);
     let rss_before = rss_bytes();
-    let db = Db::open(dir.path(), DbOptions { wal: None, ..DbOptions::default() }).expect("open db");
+    let db =
+        Db::open(dir.path(), DbOptions { wal: None, ..DbOptions::default() }).expect("open db");
     for _ in 0..ROUNDS {
         load.next_round(&mut round);
         for target in 0..load.targets() {
             let mut app = db.appender();
             for i in load.target_series(target) {
                 let (t, v) = round[i];
-                refs[i] = Some(app.append(refs[i], &load.labels[i], t, v).expect("in-order samples"));
+                refs[i] =
+                    Some(app.append(refs[i], &load.labels[i], t, v).expect("in-order samples"));
             }
             app.commit().expect("commit");
         }
@@ -93,14 +95,35 @@ fn main() {
     let index_strings: usize = {
         let q = promethium_engine::Queryable::querier(&db, i64::MIN, i64::MAX).expect("querier");
         let names = q.label_names(&[]).expect("names");
-        names.iter().map(|name| name.len() + 16 + q.label_values(name, &[]).expect("values").iter().map(|v| v.len() + 16).sum::<usize>()).sum()
+        names
+            .iter()
+            .map(|name| {
+                name.len()
+                    + 16
+                    + q.label_values(name, &[])
+                        .expect("values")
+                        .iter()
+                        .map(|v| v.len() + 16)
+                        .sum::<usize>()
+            })
+            .sum()
     };
     let per_series = heap as f64 / n as f64;
     let per_series_no_labels = (heap - index_strings.min(heap)) as f64 / n as f64;
-    println!("head_memory: {n} series, {} samples each, {} chunks cut", ROUNDS, stats.chunks_created);
-    println!("head_memory/heap_bytes_per_series (excluding Labels allocations, {label_bytes} B held by the caller): {per_series:.0}");
-    println!("head_memory/heap_bytes_per_series_excluding_label_strings: {per_series_no_labels:.0}");
+    println!(
+        "head_memory: {n} series, {} samples each, {} chunks cut",
+        ROUNDS, stats.chunks_created
+    );
+    println!(
+        "head_memory/heap_bytes_per_series (excluding Labels allocations, {label_bytes} B held by the caller): {per_series:.0}"
+    );
+    println!(
+        "head_memory/heap_bytes_per_series_excluding_label_strings: {per_series_no_labels:.0}"
+    );
     println!("head_memory/rss_delta_bytes_per_series: {:.0}", rss as f64 / n as f64);
-    println!("head_memory/label_bytes_per_series (for reference): {:.0}", label_bytes as f64 / n as f64);
+    println!(
+        "head_memory/label_bytes_per_series (for reference): {:.0}",
+        label_bytes as f64 / n as f64
+    );
     db.close().expect("close");
 }

@@ -282,7 +282,8 @@ impl NodeLoad {
     fn add_target(&mut self, target: u32, rng: &mut Rng) {
         let instance = format!("host-{target:05}.example.org:9100");
         let lbl = |name: &str, extra: &[(&str, &str)]| {
-            let mut pairs = vec![("__name__", name), ("instance", instance.as_str()), ("job", "node")];
+            let mut pairs =
+                vec![("__name__", name), ("instance", instance.as_str()), ("job", "node")];
             pairs.extend_from_slice(extra);
             Labels::new(pairs)
         };
@@ -304,30 +305,104 @@ impl NodeLoad {
                 self.push(target, l, Kind::Counter { step, p }, 2, big(rng, 100_000_000));
             }
             for mode in ["nice", "user"] {
-                self.push(target, lbl("node_cpu_guest_seconds_total", &[("cpu", cpu), ("mode", mode)]), Kind::Const, 0, 0);
+                self.push(
+                    target,
+                    lbl("node_cpu_guest_seconds_total", &[("cpu", cpu), ("mode", mode)]),
+                    Kind::Const,
+                    0,
+                    0,
+                );
             }
             let l = lbl("node_cpu_scaling_frequency_hertz", &[("cpu", cpu)]);
-            self.push(target, l, Kind::Gauge { quantum: 100_000_000, max_steps: 3, p: 0.3 }, 0, 2_000_000_000);
+            self.push(
+                target,
+                l,
+                Kind::Gauge { quantum: 100_000_000, max_steps: 3, p: 0.3 },
+                0,
+                2_000_000_000,
+            );
         }
         let collectors = [
-            "arp", "bcache", "bonding", "btrfs", "conntrack", "cpu", "cpufreq", "diskstats", "dmi", "edac", "entropy",
-            "fibrechannel", "filefd", "filesystem", "hwmon", "infiniband", "ipvs", "loadavg", "mdadm", "meminfo",
-            "netclass", "netdev", "netstat", "nfs", "nfsd", "nvme", "os", "powersupplyclass", "pressure", "rapl",
-            "schedstat", "selinux", "sockstat", "softnet", "stat", "systemd", "tapestats", "textfile", "thermal_zone",
-            "time", "timex", "udp_queues", "uname", "vmstat", "xfs", "zfs",
+            "arp",
+            "bcache",
+            "bonding",
+            "btrfs",
+            "conntrack",
+            "cpu",
+            "cpufreq",
+            "diskstats",
+            "dmi",
+            "edac",
+            "entropy",
+            "fibrechannel",
+            "filefd",
+            "filesystem",
+            "hwmon",
+            "infiniband",
+            "ipvs",
+            "loadavg",
+            "mdadm",
+            "meminfo",
+            "netclass",
+            "netdev",
+            "netstat",
+            "nfs",
+            "nfsd",
+            "nvme",
+            "os",
+            "powersupplyclass",
+            "pressure",
+            "rapl",
+            "schedstat",
+            "selinux",
+            "sockstat",
+            "softnet",
+            "stat",
+            "systemd",
+            "tapestats",
+            "textfile",
+            "thermal_zone",
+            "time",
+            "timex",
+            "udp_queues",
+            "uname",
+            "vmstat",
+            "xfs",
+            "zfs",
         ];
         for c in collectors {
             let scale = 10_000 + rng.below(400_000) as i64;
-            self.push(target, lbl("node_scrape_collector_duration_seconds", &[("collector", c)]), Kind::Duration { scale }, 9, 0);
-            self.push(target, lbl("node_scrape_collector_success", &[("collector", c)]), Kind::Const, 0, 1);
+            self.push(
+                target,
+                lbl("node_scrape_collector_duration_seconds", &[("collector", c)]),
+                Kind::Duration { scale },
+                9,
+                0,
+            );
+            self.push(
+                target,
+                lbl("node_scrape_collector_success", &[("collector", c)]),
+                Kind::Const,
+                0,
+                1,
+            );
         }
         for dev in ["eth0", "eth1", "lo", "docker0"] {
             for name in [
-                "node_network_info", "node_network_up", "node_network_mtu_bytes", "node_network_flags",
-                "node_network_iface_id", "node_network_iface_link", "node_network_iface_link_mode",
-                "node_network_carrier_changes_total", "node_network_carrier_up_changes_total",
-                "node_network_carrier_down_changes_total", "node_network_address_assign_type",
-                "node_network_device_id", "node_network_net_dev_group", "node_network_transmit_queue_length",
+                "node_network_info",
+                "node_network_up",
+                "node_network_mtu_bytes",
+                "node_network_flags",
+                "node_network_iface_id",
+                "node_network_iface_link",
+                "node_network_iface_link_mode",
+                "node_network_carrier_changes_total",
+                "node_network_carrier_up_changes_total",
+                "node_network_carrier_down_changes_total",
+                "node_network_address_assign_type",
+                "node_network_device_id",
+                "node_network_net_dev_group",
+                "node_network_transmit_queue_length",
             ] {
                 self.push(target, lbl(name, &[("device", dev)]), Kind::Const, 0, big(rng, 1500));
             }
@@ -372,7 +447,10 @@ impl NodeLoad {
                 self.push(target, lbl(name, &[("device", dev)]), kind, e, big(rng, 1 << 34));
             }
         }
-        for (i, mount) in ["/", "/boot", "/home", "/var", "/run", "/run/lock", "/dev/shm", "/data"].iter().enumerate() {
+        for (i, mount) in ["/", "/boot", "/home", "/var", "/run", "/run/lock", "/dev/shm", "/data"]
+            .iter()
+            .enumerate()
+        {
             let dev = format!("/dev/vda{i}");
             let extra = [("device", dev.as_str()), ("fstype", "ext4"), ("mountpoint", mount)];
             let size = (1 + rng.below(500)) as i64 * (1 << 30);
@@ -389,17 +467,40 @@ impl NodeLoad {
         }
         for i in 0..50 {
             let name = format!("node_memory_M{i:02}_bytes");
-            let kind =
-                if i < 30 { Kind::Gauge { quantum: 4096, max_steps: 5000, p: 0.9 } } else { Kind::Const };
+            let kind = if i < 30 {
+                Kind::Gauge { quantum: 4096, max_steps: 5000, p: 0.9 }
+            } else {
+                Kind::Const
+            };
             self.push(target, lbl(&name, &[]), kind, 0, big(rng, 1 << 34) & !4095);
         }
         for i in 0..40 {
-            let kind = if i < 20 { Kind::Counter { step: 1 + rng.below(50_000) as i64, p: 0.9 } } else { Kind::Const };
-            self.push(target, lbl(&format!("node_vmstat_v{i:02}"), &[]), kind, 0, big(rng, 1 << 30));
+            let kind = if i < 20 {
+                Kind::Counter { step: 1 + rng.below(50_000) as i64, p: 0.9 }
+            } else {
+                Kind::Const
+            };
+            self.push(
+                target,
+                lbl(&format!("node_vmstat_v{i:02}"), &[]),
+                kind,
+                0,
+                big(rng, 1 << 30),
+            );
         }
         for i in 0..80 {
-            let kind = if i < 20 { Kind::Counter { step: 1 + rng.below(2_000) as i64, p: 0.8 } } else { Kind::Const };
-            self.push(target, lbl(&format!("node_netstat_n{i:02}"), &[]), kind, 0, big(rng, 1 << 28));
+            let kind = if i < 20 {
+                Kind::Counter { step: 1 + rng.below(2_000) as i64, p: 0.8 }
+            } else {
+                Kind::Const
+            };
+            self.push(
+                target,
+                lbl(&format!("node_netstat_n{i:02}"), &[]),
+                kind,
+                0,
+                big(rng, 1 << 28),
+            );
         }
         for cpu in &cpus {
             for irq in 0..12 {
@@ -410,7 +511,13 @@ impl NodeLoad {
                 } else {
                     Kind::Const
                 };
-                self.push(target, lbl("node_interrupts_total", &[("cpu", cpu), ("type", &ty)]), kind, 0, big(rng, 1 << 26));
+                self.push(
+                    target,
+                    lbl("node_interrupts_total", &[("cpu", cpu), ("type", &ty)]),
+                    kind,
+                    0,
+                    big(rng, 1 << 26),
+                );
             }
             for (name, kind) in [
                 ("node_softnet_processed_total", Kind::Counter { step: 300, p: 0.9 }),
@@ -419,18 +526,40 @@ impl NodeLoad {
             ] {
                 self.push(target, lbl(name, &[("cpu", cpu)]), kind, 0, big(rng, 1 << 20));
             }
-            for name in ["node_schedstat_running_seconds_total", "node_schedstat_waiting_seconds_total"] {
+            for name in
+                ["node_schedstat_running_seconds_total", "node_schedstat_waiting_seconds_total"]
+            {
                 let kind = Kind::Counter { step: 2_000_000_000, p: 1.0 };
                 self.push(target, lbl(name, &[("cpu", cpu)]), kind, 9, big(rng, 1 << 50));
             }
             let kind = Kind::Counter { step: 4_000, p: 1.0 };
-            self.push(target, lbl("node_schedstat_timeslices_total", &[("cpu", cpu)]), kind, 0, big(rng, 1 << 30));
+            self.push(
+                target,
+                lbl("node_schedstat_timeslices_total", &[("cpu", cpu)]),
+                kind,
+                0,
+                big(rng, 1 << 30),
+            );
         }
-        for name in ["node_pressure_cpu_waiting_seconds_total", "node_pressure_io_stalled_seconds_total"] {
-            self.push(target, lbl(name, &[]), Kind::Counter { step: 300_000, p: 1.0 }, 6, big(rng, 1 << 32));
+        for name in
+            ["node_pressure_cpu_waiting_seconds_total", "node_pressure_io_stalled_seconds_total"]
+        {
+            self.push(
+                target,
+                lbl(name, &[]),
+                Kind::Counter { step: 300_000, p: 1.0 },
+                6,
+                big(rng, 1 << 32),
+            );
         }
         for name in ["node_load1", "node_load5", "node_load15"] {
-            self.push(target, lbl(name, &[]), Kind::Gauge { quantum: 1, max_steps: 20, p: 0.9 }, 2, 150);
+            self.push(
+                target,
+                lbl(name, &[]),
+                Kind::Gauge { quantum: 1, max_steps: 20, p: 0.9 },
+                2,
+                150,
+            );
         }
         self.push(target, lbl("node_time_seconds", &[]), Kind::WallClock, 0, 0);
         self.push(target, lbl("node_boot_time_seconds", &[]), Kind::Const, 0, 1_767_000_000);
@@ -450,49 +579,120 @@ impl NodeLoad {
             let chip = format!("chip{}", i / 4);
             let sensor = format!("temp{}", i % 4);
             let kind = Kind::Gauge { quantum: 1000, max_steps: 1, p: 0.2 };
-            self.push(target, lbl("node_hwmon_temp_celsius", &[("chip", &chip), ("sensor", &sensor)]), kind, 3, 45_000);
+            self.push(
+                target,
+                lbl("node_hwmon_temp_celsius", &[("chip", &chip), ("sensor", &sensor)]),
+                kind,
+                3,
+                45_000,
+            );
         }
         for q in ["0", "0.25", "0.5", "0.75", "1"] {
             let l = lbl("go_gc_duration_seconds", &[("quantile", q)]);
             self.push(target, l, Kind::Duration { scale: 40_000 }, 9, 0);
         }
         for i in 0..25 {
-            let kind =
-                if i < 15 { Kind::Gauge { quantum: 8, max_steps: 50_000, p: 0.9 } } else { Kind::Const };
-            self.push(target, lbl(&format!("go_memstats_m{i:02}"), &[]), kind, 0, big(rng, 1 << 26));
+            let kind = if i < 15 {
+                Kind::Gauge { quantum: 8, max_steps: 50_000, p: 0.9 }
+            } else {
+                Kind::Const
+            };
+            self.push(
+                target,
+                lbl(&format!("go_memstats_m{i:02}"), &[]),
+                kind,
+                0,
+                big(rng, 1 << 26),
+            );
         }
-        self.push(target, lbl("go_goroutines", &[]), Kind::Gauge { quantum: 1, max_steps: 1, p: 0.1 }, 0, 8);
-        self.push(target, lbl("process_cpu_seconds_total", &[]), Kind::Counter { step: 2, p: 0.8 }, 2, 1000);
-        self.push(target, lbl("process_resident_memory_bytes", &[]), Kind::Gauge { quantum: 4096, max_steps: 100, p: 0.9 }, 0, 1 << 24);
-        self.push(target, lbl("process_open_fds", &[]), Kind::Gauge { quantum: 1, max_steps: 1, p: 0.1 }, 0, 10);
-        for name in ["process_max_fds", "process_start_time_seconds", "process_virtual_memory_max_bytes", "go_info"] {
+        self.push(
+            target,
+            lbl("go_goroutines", &[]),
+            Kind::Gauge { quantum: 1, max_steps: 1, p: 0.1 },
+            0,
+            8,
+        );
+        self.push(
+            target,
+            lbl("process_cpu_seconds_total", &[]),
+            Kind::Counter { step: 2, p: 0.8 },
+            2,
+            1000,
+        );
+        self.push(
+            target,
+            lbl("process_resident_memory_bytes", &[]),
+            Kind::Gauge { quantum: 4096, max_steps: 100, p: 0.9 },
+            0,
+            1 << 24,
+        );
+        self.push(
+            target,
+            lbl("process_open_fds", &[]),
+            Kind::Gauge { quantum: 1, max_steps: 1, p: 0.1 },
+            0,
+            10,
+        );
+        for name in [
+            "process_max_fds",
+            "process_start_time_seconds",
+            "process_virtual_memory_max_bytes",
+            "go_info",
+        ] {
             self.push(target, lbl(name, &[]), Kind::Const, 0, big(rng, 1 << 30));
         }
         for code in ["200", "500", "503"] {
             let kind = if code == "200" { Kind::Counter { step: 1, p: 1.0 } } else { Kind::Const };
-            self.push(target, lbl("promhttp_metric_handler_requests_total", &[("code", code)]), kind, 0, 100);
+            self.push(
+                target,
+                lbl("promhttp_metric_handler_requests_total", &[("code", code)]),
+                kind,
+                0,
+                100,
+            );
         }
         // A classic histogram: 4 handlers x 10 buckets, plus _sum and _count.
         let les = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "+Inf"];
         let shares = [0.05, 0.2, 0.5, 0.75, 0.9, 0.97, 0.99, 0.997, 0.999, 1.0];
         for handler in ["/api/v1/query", "/api/v1/query_range", "/metrics", "/-/ready"] {
             for (le, share) in les.iter().zip(shares) {
-                let l = lbl("http_request_duration_seconds_bucket", &[("handler", handler), ("le", le)]);
+                let l = lbl(
+                    "http_request_duration_seconds_bucket",
+                    &[("handler", handler), ("le", le)],
+                );
                 self.push(target, l, Kind::Bucket { share }, 0, 0);
             }
             let l = lbl("http_request_duration_seconds_sum", &[("handler", handler)]);
             self.push(target, l, Kind::Counter { step: 500_000_000, p: 1.0 }, 9, 0);
-            self.push(target, lbl("http_request_duration_seconds_count", &[("handler", handler)]), Kind::Bucket { share: 1.0 }, 0, 0);
+            self.push(
+                target,
+                lbl("http_request_duration_seconds_count", &[("handler", handler)]),
+                Kind::Bucket { share: 1.0 },
+                0,
+                0,
+            );
         }
         // Systemd unit states: many series, one of five states set to 1.
         for unit in 0..30 {
             let name = format!("unit{unit:02}.service");
             for state in ["activating", "active", "deactivating", "failed", "inactive"] {
                 let v = i64::from(state == "active");
-                self.push(target, lbl("node_systemd_unit_state", &[("name", &name), ("state", state)]), Kind::Const, 0, v);
+                self.push(
+                    target,
+                    lbl("node_systemd_unit_state", &[("name", &name), ("state", state)]),
+                    Kind::Const,
+                    0,
+                    v,
+                );
             }
         }
-        for name in ["node_uname_info", "node_os_info", "node_dmi_info", "node_textfile_scrape_error", "node_exporter_build_info"] {
+        for name in [
+            "node_uname_info",
+            "node_os_info",
+            "node_dmi_info",
+            "node_textfile_scrape_error",
+            "node_exporter_build_info",
+        ] {
             self.push(target, lbl(name, &[]), Kind::Const, 0, 1);
         }
     }
@@ -500,7 +700,8 @@ impl NodeLoad {
 
 /// `n` consecutive samples of every series: `out[i]` is series `i`'s samples.
 pub fn series_samples(load: &mut NodeLoad, rounds: usize) -> Vec<Vec<(i64, f64)>> {
-    let mut out: Vec<Vec<(i64, f64)>> = (0..load.len()).map(|_| Vec::with_capacity(rounds)).collect();
+    let mut out: Vec<Vec<(i64, f64)>> =
+        (0..load.len()).map(|_| Vec::with_capacity(rounds)).collect();
     let mut round = Vec::new();
     for _ in 0..rounds {
         load.next_round(&mut round);
@@ -530,7 +731,10 @@ mod tests {
             b.next_round(&mut rb);
         }
         b.next_round(&mut rb);
-        assert_eq!(ra.iter().map(|s| (s.0, s.1.to_bits())).collect::<Vec<_>>(), rb.iter().map(|s| (s.0, s.1.to_bits())).collect::<Vec<_>>());
+        assert_eq!(
+            ra.iter().map(|s| (s.0, s.1.to_bits())).collect::<Vec<_>>(),
+            rb.iter().map(|s| (s.0, s.1.to_bits())).collect::<Vec<_>>()
+        );
         let unchanged = first.iter().zip(&ra).filter(|(x, y)| x.1 == y.1).count();
         let share = unchanged as f64 / first.len() as f64;
         assert!((0.5..0.8).contains(&share), "{share} of series unchanged");

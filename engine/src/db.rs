@@ -214,7 +214,11 @@ fn replay_into(head: &Head, wal_dir: &Path) -> Result<ReplayReport, WalError> {
             samples_seen += samples.len() as u64;
             if last_progress.elapsed().as_secs() >= 5 {
                 last_progress = Instant::now();
-                tracing::info!(samples = samples_seen, series = head.series.len(), "replaying the write-ahead log");
+                tracing::info!(
+                    samples = samples_seen,
+                    series = head.series.len(),
+                    "replaying the write-ahead log"
+                );
             }
         }
         Record::Tombstones(t) => report.ignored_tombstones += t.len() as u64,
@@ -303,7 +307,11 @@ mod tests {
     fn small_opts() -> DbOptions {
         DbOptions {
             wal: Some(WalOptions { segment_size_bytes: 4096, ..WalOptions::default() }),
-            head: HeadOptions { samples_per_chunk: 4, chunk_range_ms: 100, chunk_segment_bytes: 1024 },
+            head: HeadOptions {
+                samples_per_chunk: 4,
+                chunk_range_ms: 100,
+                chunk_segment_bytes: 1024,
+            },
         }
     }
 
@@ -370,22 +378,38 @@ mod tests {
         ]
     }
 
-    fn same_outcome(a: &Result<SeriesRef, AppendError>, b: &Result<SeriesRef, AppendError>) -> bool {
-        std::mem::discriminant(&a.as_ref().map(|_| ())) == std::mem::discriminant(&b.as_ref().map(|_| ()))
+    fn same_outcome(
+        a: &Result<SeriesRef, AppendError>,
+        b: &Result<SeriesRef, AppendError>,
+    ) -> bool {
+        std::mem::discriminant(&a.as_ref().map(|_| ()))
+            == std::mem::discriminant(&b.as_ref().map(|_| ()))
             && match (a, b) {
                 (Err(x), Err(y)) => std::mem::discriminant(x) == std::mem::discriminant(y),
                 _ => true,
             }
     }
 
-    fn compare(db: &Db, model: &MemStorage, min: i64, max: i64, matchers: &[Matcher]) -> Result<(), TestCaseError> {
+    fn compare(
+        db: &Db,
+        model: &MemStorage,
+        min: i64,
+        max: i64,
+        matchers: &[Matcher],
+    ) -> Result<(), TestCaseError> {
         prop_assert_eq!(select(db, min, max, matchers), select(model, min, max, matchers));
         let (dq, mq) = (db.querier(min, max).unwrap(), model.querier(min, max).unwrap());
         prop_assert_eq!(dq.label_names(matchers).unwrap(), mq.label_names(matchers).unwrap());
         prop_assert_eq!(dq.label_names(&[]).unwrap(), mq.label_names(&[]).unwrap());
         for name in ["job", "env", "__name__"] {
-            prop_assert_eq!(dq.label_values(name, matchers).unwrap(), mq.label_values(name, &matchers).unwrap());
-            prop_assert_eq!(dq.label_values(name, &[]).unwrap(), mq.label_values(name, &[]).unwrap());
+            prop_assert_eq!(
+                dq.label_values(name, matchers).unwrap(),
+                mq.label_values(name, matchers).unwrap()
+            );
+            prop_assert_eq!(
+                dq.label_values(name, &[]).unwrap(),
+                mq.label_values(name, &[]).unwrap()
+            );
         }
         Ok(())
     }
@@ -442,16 +466,27 @@ mod tests {
     #[test]
     fn restart_replays_identical_query_results() {
         let dir = tempfile::tempdir().unwrap();
-        let opts = DbOptions { head: HeadOptions { chunk_segment_bytes: 64 << 10, ..HeadOptions::default() }, ..DbOptions::default() };
+        let opts = DbOptions {
+            head: HeadOptions { chunk_segment_bytes: 64 << 10, ..HeadOptions::default() },
+            ..DbOptions::default()
+        };
         let db = Db::open(dir.path(), opts.clone()).unwrap();
-        let series: Vec<Labels> =
-            (0..200).map(|i| Labels::new([("__name__", "m"), ("i", &i.to_string()), ("job", "j")])).collect();
+        let series: Vec<Labels> = (0..200)
+            .map(|i| Labels::new([("__name__", "m"), ("i", &i.to_string()), ("job", "j")]))
+            .collect();
         let mut refs = vec![None; series.len()];
         for step in 0..600i64 {
             let mut app = db.appender();
             for (i, l) in series.iter().enumerate() {
-                let v = if step % 97 == 0 { f64::from_bits(STALE_NAN_BITS) } else { (step * i as i64) as f64 * 0.25 };
-                refs[i] = Some(app.append(refs[i], l, 1_700_000_000_000 + step * 15_000 + (step * 7 % 5), v).unwrap());
+                let v = if step % 97 == 0 {
+                    f64::from_bits(STALE_NAN_BITS)
+                } else {
+                    (step * i as i64) as f64 * 0.25
+                };
+                refs[i] = Some(
+                    app.append(refs[i], l, 1_700_000_000_000 + step * 15_000 + (step * 7 % 5), v)
+                        .unwrap(),
+                );
             }
             app.commit().unwrap();
         }
@@ -469,7 +504,10 @@ mod tests {
         let db = Db::open(dir.path(), opts).unwrap();
         assert_eq!(db.replay_report().wal.samples, 200 * 600);
         assert_eq!(select(&db, i64::MIN, i64::MAX, &all), before);
-        assert_eq!(select(&db, 1_700_000_000_000 + 1_000_000, 1_700_000_000_000 + 5_000_000, &all), mid);
+        assert_eq!(
+            select(&db, 1_700_000_000_000 + 1_000_000, 1_700_000_000_000 + 5_000_000, &all),
+            mid
+        );
         // Refs survive the restart and keep working on the fast path.
         let mut app = db.appender();
         let t = 1_700_000_000_000 + 600 * 15_000;
@@ -484,7 +522,10 @@ mod tests {
         let db = Db::open(dir.path(), DbOptions { wal: None, ..DbOptions::default() }).unwrap();
         let l = Labels::new([("__name__", "x")]);
         let mut app = db.appender();
-        assert!(matches!(app.append(None, &Labels::empty(), 1, 1.0), Err(AppendError::EmptyLabels)));
+        assert!(matches!(
+            app.append(None, &Labels::empty(), 1, 1.0),
+            Err(AppendError::EmptyLabels)
+        ));
         let r = app.append(None, &l, 10, 1.0).unwrap();
         assert!(matches!(app.append(Some(r), &l, 5, 1.0), Err(AppendError::OutOfOrder)));
         assert!(matches!(app.append(Some(r), &l, 10, 2.0), Err(AppendError::DuplicateTimestamp)));

@@ -207,7 +207,7 @@ fn fits(dod: i64, bits: u32) -> bool {
     -half < dod && dod <= half
 }
 
-fn write_uvarint(s: &mut BitWriter, mut v: u64) {
+pub(super) fn write_uvarint(s: &mut BitWriter, mut v: u64) {
     while v >= 0x80 {
         s.write_byte((v as u8) | 0x80);
         v >>= 7;
@@ -215,7 +215,7 @@ fn write_uvarint(s: &mut BitWriter, mut v: u64) {
     s.write_byte(v as u8);
 }
 
-fn write_varint(s: &mut BitWriter, v: i64) {
+pub(super) fn write_varint(s: &mut BitWriter, v: i64) {
     write_uvarint(s, ((v << 1) ^ (v >> 63)) as u64);
 }
 
@@ -302,8 +302,8 @@ impl<'a> XorIterator<'a> {
     }
 
     fn read_first(&mut self) -> bool {
-        let Some(zz) = read_uvarint(&mut self.r) else { return false };
-        self.t = ((zz >> 1) as i64) ^ -((zz & 1) as i64);
+        let Some(t) = read_varint(&mut self.r) else { return false };
+        self.t = t;
         self.v_bits = self.r.read_bits_wide(64);
         true
     }
@@ -391,7 +391,11 @@ fn sign_extend(bits: u64, width: u32) -> i64 {
     if bits > (1 << (width - 1)) { bits as i64 - (1i64 << width) } else { bits as i64 }
 }
 
-fn read_uvarint(r: &mut BitReader<'_>) -> Option<u64> {
+pub(super) fn read_varint(r: &mut BitReader<'_>) -> Option<i64> {
+    read_uvarint(r).map(|zz| ((zz >> 1) as i64) ^ -((zz & 1) as i64))
+}
+
+pub(super) fn read_uvarint(r: &mut BitReader<'_>) -> Option<u64> {
     let mut v = 0u64;
     for shift in (0..70).step_by(7) {
         let b = r.read_byte();
@@ -526,7 +530,8 @@ mod tests {
 
     #[test]
     fn regular_scrapes_cost_about_two_bits_for_constant_values() {
-        let samples: Vec<Sample> = (0..120).map(|i| Sample::new(1_700_000_000_000 + i * 15_000, 1.0)).collect();
+        let samples: Vec<Sample> =
+            (0..120).map(|i| Sample::new(1_700_000_000_000 + i * 15_000, 1.0)).collect();
         let chunk = encode(&samples);
         // Header, ~6 bytes of first timestamp, 8 of first value, then 2 bits a sample.
         assert!(chunk.len() < 2 + 7 + 8 + 3 + 31, "{} bytes", chunk.len());

@@ -61,7 +61,11 @@ impl<'a> HeadAppender<'a> {
                     return Err(AppendError::OutOfOrder);
                 }
                 if t_ms == last_t {
-                    return if last_v == v_bits { Ok(series.series_ref) } else { Err(AppendError::DuplicateTimestamp) };
+                    return if last_v == v_bits {
+                        Ok(series.series_ref)
+                    } else {
+                        Err(AppendError::DuplicateTimestamp)
+                    };
                 }
             }
             st.batch_id = self.id;
@@ -111,7 +115,8 @@ impl<'a> HeadAppender<'a> {
         for s in &self.series {
             // A cheap load first: after warm-up every series is logged.
             if !s.logged.load(Ordering::Acquire) && !s.logged.swap(true, Ordering::AcqRel) {
-                new_series.push(SeriesRecord { series_ref: s.series_ref, labels: s.labels.clone() });
+                new_series
+                    .push(SeriesRecord { series_ref: s.series_ref, labels: s.labels.clone() });
                 newly_logged.push(s);
             }
         }

@@ -68,6 +68,19 @@ pub struct MappedChunk {
     pub max_t_ms: i64,
 }
 
+/// One chunk as a reader gets it.
+#[derive(Debug, Clone)]
+pub struct ChunkData {
+    /// Timestamp of its first sample.
+    pub min_t_ms: i64,
+    /// Timestamp of its last sample.
+    pub max_t_ms: i64,
+    /// How `bytes` are encoded.
+    pub encoding: Encoding,
+    /// The closed chunk.
+    pub bytes: ChunkBytes,
+}
+
 /// The bytes of one chunk, without copying when they are mapped.
 #[derive(Clone)]
 pub enum ChunkBytes {
@@ -157,7 +170,13 @@ impl ChunkDiskMapper {
         Ok(ChunkDiskMapper {
             dir: dir.to_owned(),
             segment_bytes,
-            writer: Mutex::new(Writer { seq: 0, file: None, written: 0, buf: Vec::new(), max_t_ms: i64::MIN }),
+            writer: Mutex::new(Writer {
+                seq: 0,
+                file: None,
+                written: 0,
+                buf: Vec::new(),
+                max_t_ms: i64::MIN,
+            }),
             segments: RwLock::new(BTreeMap::new()),
         })
     }
@@ -166,16 +185,16 @@ impl ChunkDiskMapper {
         self.dir.join(format!("{seq:06}"))
     }
 
-    /// Writes one chunk record; `fill` appends the chunk data to the buffer
-    /// it is given (so the head's encoder copies straight into the buffer).
+    /// Writes one chunk record.
     pub fn write_chunk(
         &self,
         series_ref: u64,
         min_t_ms: i64,
         max_t_ms: i64,
-        data_len: usize,
-        fill: impl FnOnce(&mut Vec<u8>),
+        encoding: Encoding,
+        data: &[u8],
     ) -> io::Result<HeadChunkRef> {
+        let data_len = data.len();
         let record_len = RECORD_FIXED_BYTES + uvarint_len(data_len as u64) + data_len + 4;
         let mut w = self.writer.lock();
         let pos = w.written + w.buf.len() as u64;
@@ -187,15 +206,14 @@ impl ChunkDiskMapper {
         w.buf.extend_from_slice(&series_ref.to_be_bytes());
         w.buf.extend_from_slice(&min_t_ms.to_be_bytes());
         w.buf.extend_from_slice(&max_t_ms.to_be_bytes());
-        w.buf.push(Encoding::Xor as u8);
+        w.buf.push(encoding as u8);
         put_uvarint(&mut w.buf, data_len as u64);
-        let data_start = w.buf.len();
-        fill(&mut w.buf);
-        debug_assert_eq!(w.buf.len() - data_start, data_len, "fill wrote the announced length");
+        w.buf.extend_from_slice(data);
         let crc = crc32c::crc32c(&w.buf[start..]);
         w.buf.extend_from_slice(&crc.to_be_bytes());
         w.max_t_ms = w.max_t_ms.max(max_t_ms);
-        let chunk_ref = HeadChunkRef::new(w.seq, u32::try_from(offset).expect("segments are under 4 GiB"));
+        let chunk_ref =
+            HeadChunkRef::new(w.seq, u32::try_from(offset).expect("segments are under 4 GiB"));
         if w.buf.len() >= WRITE_BUFFER_BYTES {
             Self::flush_locked(&mut w)?;
         }
@@ -266,16 +284,16 @@ impl ChunkDiskMapper {
         Ok(())
     }
 
-    /// Reads a chunk's data, verifying its CRC32C.
-    pub fn read(&self, chunk_ref: HeadChunkRef) -> Result<ChunkBytes, ChunkReadError> {
+    /// Reads a chunk's encoding and data, verifying its CRC32C.
+    pub fn read(&self, chunk_ref: HeadChunkRef) -> Result<(Encoding, ChunkBytes), ChunkReadError> {
         let seq = chunk_ref.segment();
         let offset = u64::from(chunk_ref.offset());
         {
             let w = self.writer.lock();
             if w.seq == seq && w.file.is_some() && offset >= w.written {
                 let start = usize::try_from(offset - w.written).expect("buffer offsets fit usize");
-                let (data, _) = self.parse(chunk_ref, w.buf.get(start..).unwrap_or(&[]))?;
-                return Ok(ChunkBytes::Owned(data.into()));
+                let (enc, data, _) = self.parse(chunk_ref, w.buf.get(start..).unwrap_or(&[]))?;
+                return Ok((enc, ChunkBytes::Owned(data.into())));
             }
         }
         let map = match self.segments.read().get(&seq) {
@@ -283,14 +301,18 @@ impl ChunkDiskMapper {
             None => return Err(ChunkReadError::NotFound(chunk_ref.0)),
         };
         let start = usize::try_from(offset).expect("offsets are u32");
-        let (data, data_start) = self.parse(chunk_ref, map.get(start..).unwrap_or(&[]))?;
+        let (enc, data, data_start) = self.parse(chunk_ref, map.get(start..).unwrap_or(&[]))?;
         let (start, end) = (start + data_start, start + data_start + data.len());
-        Ok(ChunkBytes::Mapped { map, start, end })
+        Ok((enc, ChunkBytes::Mapped { map, start, end }))
     }
 
-    /// Validates the record at the start of `rec`, returning its data and
-    /// the data's offset within `rec`.
-    fn parse<'a>(&self, chunk_ref: HeadChunkRef, rec: &'a [u8]) -> Result<(&'a [u8], usize), ChunkReadError> {
+    /// Validates the record at the start of `rec`, returning its encoding,
+    /// its data and the data's offset within `rec`.
+    fn parse<'a>(
+        &self,
+        chunk_ref: HeadChunkRef,
+        rec: &'a [u8],
+    ) -> Result<(Encoding, &'a [u8], usize), ChunkReadError> {
         let corrupt = |reason| ChunkReadError::Corrupt {
             chunk_ref: chunk_ref.0,
             path: self.segment_path(chunk_ref.segment()),
@@ -299,18 +321,21 @@ impl ChunkDiskMapper {
         if rec.len() < RECORD_FIXED_BYTES + 1 {
             return Err(ChunkReadError::NotFound(chunk_ref.0));
         }
-        if Encoding::from_u8(rec[RECORD_FIXED_BYTES - 1]).is_none() {
+        let Some(enc) = Encoding::from_u8(rec[RECORD_FIXED_BYTES - 1]) else {
             return Err(corrupt("unknown chunk encoding"));
-        }
+        };
         let mut p = RECORD_FIXED_BYTES;
         let len = take_uvarint(rec, &mut p).ok_or_else(|| corrupt("bad data length"))?;
         let len = usize::try_from(len).map_err(|_| corrupt("bad data length"))?;
-        let end = p.checked_add(len).filter(|&e| e + 4 <= rec.len()).ok_or_else(|| corrupt("record past end of file"))?;
+        let end = p
+            .checked_add(len)
+            .filter(|&e| e + 4 <= rec.len())
+            .ok_or_else(|| corrupt("record past end of file"))?;
         let want = u32::from_be_bytes(rec[end..end + 4].try_into().expect("4 bytes"));
         if crc32c::crc32c(&rec[..end]) != want {
             return Err(corrupt("checksum mismatch"));
         }
-        Ok((&rec[p..end], p))
+        Ok((enc, &rec[p..end], p))
     }
 
     /// Deletes sealed segments whose chunks all end before `min_t_ms`
@@ -372,7 +397,7 @@ mod tests {
     use super::*;
 
     fn write(m: &ChunkDiskMapper, series: u64, data: &[u8]) -> HeadChunkRef {
-        m.write_chunk(series, 1, 2, data.len(), |b| b.extend_from_slice(data)).unwrap()
+        m.write_chunk(series, 1, 2, Encoding::Xor, data).unwrap()
     }
 
     #[test]
@@ -387,11 +412,11 @@ mod tests {
             .collect();
         assert!(m.num_segments() > 1);
         for (r, data) in &refs {
-            assert_eq!(m.read(*r).unwrap().as_slice(), &data[..]);
+            assert_eq!(m.read(*r).unwrap().1.as_slice(), &data[..]);
         }
         m.close().unwrap();
         for (r, data) in &refs {
-            assert_eq!(m.read(*r).unwrap().as_slice(), &data[..]);
+            assert_eq!(m.read(*r).unwrap().1.as_slice(), &data[..]);
         }
     }
 
@@ -413,11 +438,12 @@ mod tests {
     fn truncation_drops_old_sealed_segments() {
         let dir = tempfile::tempdir().unwrap();
         let m = ChunkDiskMapper::open(dir.path(), 256).unwrap();
-        let old = m.write_chunk(1, 0, 10, 100, |b| b.extend_from_slice(&[0; 100])).unwrap();
-        let new = m.write_chunk(1, 20, 30, 200, |b| b.extend_from_slice(&[1; 200])).unwrap();
+        let old = m.write_chunk(1, 0, 10, Encoding::Xor, &[0; 100]).unwrap();
+        let new = m.write_chunk(1, 20, 30, Encoding::Dec, &[1; 200]).unwrap();
         assert_ne!(old.segment(), new.segment());
         assert_eq!(m.truncate_before(15).unwrap(), 1);
         assert!(matches!(m.read(old), Err(ChunkReadError::NotFound(_))));
-        assert_eq!(m.read(new).unwrap().as_slice(), &[1; 200][..]);
+        let (enc, bytes) = m.read(new).unwrap();
+        assert_eq!((enc, bytes.as_slice()), (Encoding::Dec, &[1; 200][..]));
     }
 }

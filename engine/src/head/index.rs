@@ -81,8 +81,11 @@ impl MemPostings {
 
     /// Values of `name` in use, sorted.
     pub fn label_values(&self, name: &str) -> Vec<String> {
-        let mut v: Vec<String> =
-            self.names.get(name).map(|vals| vals.keys().map(|k| k.to_string()).collect()).unwrap_or_default();
+        let mut v: Vec<String> = self
+            .names
+            .get(name)
+            .map(|vals| vals.keys().map(|k| k.to_string()).collect())
+            .unwrap_or_default();
         v.sort_unstable();
         v
     }
@@ -98,7 +101,8 @@ impl MemPostings {
             if m.matches_empty() {
                 subtract.push(self.union_where(&m.name, |v| !m.matches(v)));
             } else if m.kind == MatchType::Equal {
-                let list = self.names.get(m.name.as_str()).and_then(|vals| vals.get(m.value.as_str()));
+                let list =
+                    self.names.get(m.name.as_str()).and_then(|vals| vals.get(m.value.as_str()));
                 intersect.push(list.cloned().unwrap_or_default());
             } else {
                 intersect.push(self.union_where(&m.name, |v| m.matches(v)));
@@ -124,7 +128,8 @@ impl MemPostings {
     /// The union of the postings of `name`'s values accepted by `keep`.
     fn union_where(&self, name: &str, keep: impl Fn(&str) -> bool) -> Vec<u64> {
         let Some(values) = self.names.get(name) else { return Vec::new() };
-        let mut lists: Vec<&Vec<u64>> = values.iter().filter(|(v, _)| keep(v)).map(|(_, l)| l).collect();
+        let mut lists: Vec<&Vec<u64>> =
+            values.iter().filter(|(v, _)| keep(v)).map(|(_, l)| l).collect();
         match lists.len() {
             0 => Vec::new(),
             1 => lists.pop().expect("one").clone(),
@@ -139,8 +144,12 @@ impl MemPostings {
 
     /// Heap bytes used by postings lists (not counting label strings).
     pub fn postings_heap_bytes(&self) -> usize {
-        let lists: usize =
-            self.names.values().flat_map(|vals| vals.values()).map(|l| l.capacity() * 8 + 24 + 16).sum();
+        let lists: usize = self
+            .names
+            .values()
+            .flat_map(|vals| vals.values())
+            .map(|l| l.capacity() * 8 + 24 + 16)
+            .sum();
         lists + self.all.capacity() * 8
     }
 }
@@ -216,12 +225,23 @@ mod tests {
     }
 
     fn labels_strategy() -> impl Strategy<Value = Labels> {
-        proptest::collection::vec((prop::sample::select(vec!["a", "b", "c"]), prop::sample::select(vec!["", "x", "y", "xy"])), 0..4)
-            .prop_map(Labels::new)
+        proptest::collection::vec(
+            (
+                prop::sample::select(vec!["a", "b", "c"]),
+                prop::sample::select(vec!["", "x", "y", "xy"]),
+            ),
+            0..4,
+        )
+        .prop_map(Labels::new)
     }
 
     fn matcher_strategy() -> impl Strategy<Value = Matcher> {
-        let kind = prop::sample::select(vec![MatchType::Equal, MatchType::NotEqual, MatchType::Regex, MatchType::NotRegex]);
+        let kind = prop::sample::select(vec![
+            MatchType::Equal,
+            MatchType::NotEqual,
+            MatchType::Regex,
+            MatchType::NotRegex,
+        ]);
         let name = prop::sample::select(vec!["a", "b", "c", "d"]);
         let value = prop::sample::select(vec!["", "x", "y", ".*", ".+", "x.*", "x|", "y|xy"]);
         (kind, name, value).prop_map(|(k, n, v)| Matcher::new(k, n, v).unwrap())

@@ -29,8 +29,12 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
+use crate::chunk::{CompactScratch, Encoding};
+
 pub use append::HeadAppender;
-pub use chunks::{ChunkBytes, ChunkDiskMapper, ChunkReadError, HeadChunkRef, MappedChunk};
+pub use chunks::{
+    ChunkBytes, ChunkData, ChunkDiskMapper, ChunkReadError, HeadChunkRef, MappedChunk,
+};
 pub use index::MemPostings;
 pub use read::HeadQuerier;
 pub use series::{MemSeries, SeriesMap, SeriesState};
@@ -53,7 +57,11 @@ pub struct HeadOptions {
 
 impl Default for HeadOptions {
     fn default() -> Self {
-        HeadOptions { samples_per_chunk: 120, chunk_range_ms: 2 * 3600 * 1000, chunk_segment_bytes: 128 << 20 }
+        HeadOptions {
+            samples_per_chunk: 120,
+            chunk_range_ms: 2 * 3600 * 1000,
+            chunk_segment_bytes: 128 << 20,
+        }
     }
 }
 
@@ -172,7 +180,13 @@ impl Head {
 
     /// Appends a sample already checked to be newer than the series' last.
     #[inline]
-    pub(crate) fn append_to_chunk(&self, series: &MemSeries, st: &mut SeriesState, t_ms: i64, value: f64) {
+    pub(crate) fn append_to_chunk(
+        &self,
+        series: &MemSeries,
+        st: &mut SeriesState,
+        t_ms: i64,
+        value: f64,
+    ) {
         let n = st.head.num_samples();
         if n == 0 {
             st.head_min_t = t_ms;
@@ -197,14 +211,20 @@ impl Head {
         t_ms.div_euclid(range).saturating_add(1).saturating_mul(range)
     }
 
-    /// Moves the open chunk to a head chunk file. On a write error the chunk
-    /// stays open (nothing is lost; the WAL holds it anyway) and the error
-    /// is counted and logged.
+    /// Moves the open chunk to a head chunk file, in the smaller of its XOR
+    /// and decimal encodings. On a write error the chunk stays open (nothing
+    /// is lost; the WAL holds it anyway) and the error is counted and logged.
     #[cold]
     fn cut_chunk(&self, series: &MemSeries, st: &mut SeriesState) {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<CompactScratch> = std::cell::RefCell::default();
+        }
         let (min_t, max_t) = (st.head_min_t, st.head.last_t());
-        let head = &st.head;
-        match self.chunks.write_chunk(series.series_ref.0, min_t, max_t, head.len_bytes(), |b| head.copy_to(b)) {
+        let written = SCRATCH.with_borrow_mut(|scratch| {
+            let (encoding, bytes) = crate::chunk::compact(&st.head, scratch);
+            self.chunks.write_chunk(series.series_ref.0, min_t, max_t, encoding, bytes)
+        });
+        match written {
             Ok(chunk_ref) => {
                 st.mapped.push(MappedChunk { chunk_ref, min_t_ms: min_t, max_t_ms: max_t });
                 st.head.reset();
@@ -219,14 +239,14 @@ impl Head {
     }
 
     /// The chunks of series `r` that overlap `[min_t_ms, max_t_ms]`, oldest
-    /// first, as `(min_t, max_t, bytes)`: what a querier iterates and what a
-    /// block writer will copy out. `None` if the series is not live.
+    /// first: what a querier iterates and what a block writer will copy out.
+    /// `None` if the series is not live.
     pub fn series_chunks(
         &self,
         r: SeriesRef,
         min_t_ms: i64,
         max_t_ms: i64,
-    ) -> Option<Result<(Labels, Vec<(i64, i64, ChunkBytes)>), ChunkReadError>> {
+    ) -> Option<Result<(Labels, Vec<ChunkData>), ChunkReadError>> {
         let series = self.series.get_by_ref(r)?;
         Some(self.chunks_of(&series, min_t_ms, max_t_ms).map(|c| (series.labels.clone(), c)))
     }
@@ -236,18 +256,30 @@ impl Head {
         series: &MemSeries,
         min_t_ms: i64,
         max_t_ms: i64,
-    ) -> Result<Vec<(i64, i64, ChunkBytes)>, ChunkReadError> {
+    ) -> Result<Vec<ChunkData>, ChunkReadError> {
         let (mapped, open) = {
             let st = series.state.lock();
-            let mapped: Vec<MappedChunk> =
-                st.mapped.iter().filter(|c| c.max_t_ms >= min_t_ms && c.min_t_ms <= max_t_ms).copied().collect();
-            let open = (st.head.num_samples() > 0 && st.head.last_t() >= min_t_ms && st.head_min_t <= max_t_ms)
-                .then(|| (st.head_min_t, st.head.last_t(), ChunkBytes::Owned(st.head.to_bytes().into())));
+            let mapped: Vec<MappedChunk> = st
+                .mapped
+                .iter()
+                .filter(|c| c.max_t_ms >= min_t_ms && c.min_t_ms <= max_t_ms)
+                .copied()
+                .collect();
+            let open = (st.head.num_samples() > 0
+                && st.head.last_t() >= min_t_ms
+                && st.head_min_t <= max_t_ms)
+                .then(|| ChunkData {
+                    min_t_ms: st.head_min_t,
+                    max_t_ms: st.head.last_t(),
+                    encoding: Encoding::Xor,
+                    bytes: ChunkBytes::Owned(st.head.to_bytes().into()),
+                });
             (mapped, open)
         };
         let mut out = Vec::with_capacity(mapped.len() + 1);
         for c in mapped {
-            out.push((c.min_t_ms, c.max_t_ms, self.chunks.read(c.chunk_ref)?));
+            let (encoding, bytes) = self.chunks.read(c.chunk_ref)?;
+            out.push(ChunkData { min_t_ms: c.min_t_ms, max_t_ms: c.max_t_ms, encoding, bytes });
         }
         out.extend(open);
         Ok(out)
@@ -263,7 +295,8 @@ impl Head {
             let mut st = series.state.lock();
             st.mapped.retain(|c| c.max_t_ms >= min_t_ms);
             let empty = st.mapped.is_empty() && st.head.num_samples() == 0;
-            let stale = st.mapped.is_empty() && st.head.num_samples() > 0 && st.head.last_t() < min_t_ms;
+            let stale =
+                st.mapped.is_empty() && st.head.num_samples() > 0 && st.head.last_t() < min_t_ms;
             if (empty || stale) && st.batch_id == 0 {
                 gone.push(Arc::clone(&series));
             }

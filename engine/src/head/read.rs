@@ -7,10 +7,10 @@
 
 use std::sync::Arc;
 
-use super::chunks::{ChunkBytes, ChunkReadError};
+use super::chunks::{ChunkData, ChunkReadError};
 use super::series::MemSeries;
 use super::{CHUNKS_HEAD_DIR, Head};
-use crate::chunk::XorIterator;
+use crate::chunk::ChunkIterator;
 use crate::error::QueryError;
 use crate::model::{Labels, Matcher, Sample};
 use crate::query::{Querier, SampleIterator, SelectHints, Series, SeriesSet};
@@ -30,7 +30,9 @@ impl<'a> HeadQuerier<'a> {
 
     fn postings(&self, matchers: &[Matcher]) -> Vec<Arc<MemSeries>> {
         let refs = self.head.index.read().postings_for_matchers(matchers);
-        refs.into_iter().filter_map(|r| self.head.series.get_by_ref(crate::model::SeriesRef(r))).collect()
+        refs.into_iter()
+            .filter_map(|r| self.head.series.get_by_ref(crate::model::SeriesRef(r)))
+            .collect()
     }
 
     /// The series matching `matchers` with at least one sample in range,
@@ -41,11 +43,17 @@ impl<'a> HeadQuerier<'a> {
             return Ok(out);
         }
         for s in self.postings(matchers) {
-            let chunks = self.head.chunks_of(&s, self.min_t_ms, self.max_t_ms).map_err(to_query_error)?;
+            let chunks =
+                self.head.chunks_of(&s, self.min_t_ms, self.max_t_ms).map_err(to_query_error)?;
             if chunks.is_empty() {
                 continue;
             }
-            let series = HeadSeries { labels: s.labels.clone(), chunks, min_t_ms: self.min_t_ms, max_t_ms: self.max_t_ms };
+            let series = HeadSeries {
+                labels: s.labels.clone(),
+                chunks,
+                min_t_ms: self.min_t_ms,
+                max_t_ms: self.max_t_ms,
+            };
             // Overlapping chunks may still hold no sample inside the range.
             if series.iter().next().is_some() {
                 out.push(series);
@@ -77,7 +85,11 @@ fn to_query_error(e: ChunkReadError) -> QueryError {
 }
 
 impl Querier for HeadQuerier<'_> {
-    fn select(&self, matchers: &[Matcher], _hints: Option<&SelectHints>) -> Result<SeriesSet<'_>, QueryError> {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        _hints: Option<&SelectHints>,
+    ) -> Result<SeriesSet<'_>, QueryError> {
         let mut found = self.snapshot(matchers)?;
         found.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         Ok(found.into_iter().map(|s| Box::new(s) as Box<dyn Series>).collect())
@@ -87,8 +99,11 @@ impl Querier for HeadQuerier<'_> {
         if matchers.is_empty() && self.covers_head() {
             return Ok(self.head.index.read().label_names());
         }
-        let mut names: Vec<String> =
-            self.snapshot(matchers)?.iter().flat_map(|s| s.labels.iter().map(|l| l.name.to_owned())).collect();
+        let mut names: Vec<String> = self
+            .snapshot(matchers)?
+            .iter()
+            .flat_map(|s| s.labels.iter().map(|l| l.name.to_owned()))
+            .collect();
         names.sort_unstable();
         names.dedup();
         Ok(names)
@@ -98,8 +113,11 @@ impl Querier for HeadQuerier<'_> {
         if matchers.is_empty() && self.covers_head() {
             return Ok(self.head.index.read().label_values(name));
         }
-        let mut values: Vec<String> =
-            self.snapshot(matchers)?.iter().filter_map(|s| s.labels.get(name).map(str::to_owned)).collect();
+        let mut values: Vec<String> = self
+            .snapshot(matchers)?
+            .iter()
+            .filter_map(|s| s.labels.get(name).map(str::to_owned))
+            .collect();
         values.sort_unstable();
         values.dedup();
         Ok(values)
@@ -109,7 +127,7 @@ impl Querier for HeadQuerier<'_> {
 /// One selected series: its labels and a snapshot of its chunks.
 pub struct HeadSeries {
     labels: Labels,
-    chunks: Vec<(i64, i64, ChunkBytes)>,
+    chunks: Vec<ChunkData>,
     min_t_ms: i64,
     max_t_ms: i64,
 }
@@ -128,16 +146,16 @@ impl Series for HeadSeries {
 /// clipped to `[min_t_ms, max_t_ms]`. Seeking skips whole chunks by their
 /// time range before decoding anything.
 pub struct ChunksIterator<'a> {
-    chunks: &'a [(i64, i64, ChunkBytes)],
+    chunks: &'a [ChunkData],
     next_chunk: usize,
-    cur: Option<XorIterator<'a>>,
+    cur: Option<ChunkIterator<'a>>,
     min_t_ms: i64,
     max_t_ms: i64,
 }
 
 impl<'a> ChunksIterator<'a> {
-    /// Iterates `chunks` (`(min_t, max_t, bytes)`, in time order) over a range.
-    pub fn new(chunks: &'a [(i64, i64, ChunkBytes)], min_t_ms: i64, max_t_ms: i64) -> Self {
+    /// Iterates `chunks` (in time order) over a range.
+    pub fn new(chunks: &'a [ChunkData], min_t_ms: i64, max_t_ms: i64) -> Self {
         let mut it = ChunksIterator { chunks, next_chunk: 0, cur: None, min_t_ms, max_t_ms };
         it.open_chunk_at(min_t_ms);
         it
@@ -145,13 +163,13 @@ impl<'a> ChunksIterator<'a> {
 
     /// Opens the first chunk ending at or after `t`, positioned at `t`.
     fn open_chunk_at(&mut self, t: i64) {
-        while let Some((min, max, bytes)) = self.chunks.get(self.next_chunk) {
+        while let Some(c) = self.chunks.get(self.next_chunk) {
             self.next_chunk += 1;
-            if *max < t {
+            if c.max_t_ms < t {
                 continue;
             }
-            let mut it = XorIterator::new(bytes.as_slice());
-            if *min < t {
+            let mut it = ChunkIterator::new(c.encoding, c.bytes.as_slice());
+            if c.min_t_ms < t {
                 it.seek(t);
             }
             self.cur = Some(it);
@@ -181,7 +199,7 @@ impl SampleIterator for ChunksIterator<'_> {
         let t = t_ms.max(self.min_t_ms);
         let Some(cur) = self.cur.as_mut() else { return };
         // The current chunk is `next_chunk - 1`; skip it if it ends before t.
-        let cur_max = self.chunks[self.next_chunk - 1].1;
+        let cur_max = self.chunks[self.next_chunk - 1].max_t_ms;
         if cur_max >= t {
             cur.seek(t);
         } else {

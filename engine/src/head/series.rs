@@ -75,7 +75,8 @@ impl SeriesState {
     /// are cut lazily (when the next sample arrives), so the open chunk
     /// always holds the newest sample of a series that has one.
     pub(super) fn last_sample(&self) -> Option<(i64, u64)> {
-        (self.head.num_samples() > 0).then(|| (self.head.last_t(), self.head.last_value().to_bits()))
+        (self.head.num_samples() > 0)
+            .then(|| (self.head.last_t(), self.head.last_value().to_bits()))
     }
 
     /// Time range of every sample in the series, if it has any.
@@ -92,7 +93,12 @@ impl SeriesState {
 
 impl MemSeries {
     fn new(series_ref: SeriesRef, labels: Labels) -> Self {
-        MemSeries { series_ref, labels, logged: AtomicBool::new(false), state: Mutex::new(SeriesState::new()) }
+        MemSeries {
+            series_ref,
+            labels,
+            logged: AtomicBool::new(false),
+            state: Mutex::new(SeriesState::new()),
+        }
     }
 }
 
@@ -166,7 +172,11 @@ impl SeriesMap {
     /// Finds or creates the series for `labels`. `with_ref` forces the
     /// reference (WAL replay); otherwise the next free one is taken. Returns
     /// the series and whether it was created.
-    pub fn get_or_create(&self, labels: &Labels, with_ref: Option<SeriesRef>) -> (Arc<MemSeries>, bool) {
+    pub fn get_or_create(
+        &self,
+        labels: &Labels,
+        with_ref: Option<SeriesRef>,
+    ) -> (Arc<MemSeries>, bool) {
         let hash = labels.stable_hash();
         if let Some(s) = self.get_by_labels(hash, labels) {
             return (s, false);
@@ -232,12 +242,9 @@ impl SeriesMap {
             _ => {}
         }
         drop(shard);
-        if let Ok(idx) = usize::try_from(series.series_ref.0 - 1) {
-            if let Some(slot) = self.by_ref.write().get_mut(idx) {
-                if slot.take().is_some() {
-                    self.live.fetch_sub(1, Ordering::Relaxed);
-                }
-            }
+        let idx = usize::try_from(series.series_ref.0 - 1).expect("refs fit usize");
+        if self.by_ref.write().get_mut(idx).and_then(Option::take).is_some() {
+            self.live.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
