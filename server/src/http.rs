@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Either, Full, Limited, StreamBody};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
@@ -21,8 +22,98 @@ use tokio::sync::watch;
 use crate::state::AppState;
 use crate::web_config::AuthOutcome;
 
+/// A response body: in memory, or streamed from a producer in chunks.
+pub type RespBody = Either<Full<Bytes>, StreamBody<ChunkStream>>;
+
 /// The response type of every handler.
-pub type Resp = Response<Full<Bytes>>;
+pub type Resp = Response<RespBody>;
+
+/// Size of the chunks a streamed response is sent in.
+const STREAM_CHUNK_BYTES: usize = 64 << 10;
+
+/// The receiving end of a streamed response.
+pub struct ChunkStream(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl futures::Stream for ChunkStream {
+    type Item = Result<Frame<Bytes>, Infallible>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx).map(|chunk| chunk.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+/// The producing end of a streamed response: an `io::Write` that sends
+/// full chunks to the client, blocking while the client is slow. Use it
+/// from a blocking thread only.
+pub struct ChunkWriter {
+    buf: Vec<u8>,
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= STREAM_CHUNK_BYTES {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk =
+            Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(STREAM_CHUNK_BYTES)));
+        self.tx
+            .blocking_send(chunk)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
+impl Drop for ChunkWriter {
+    fn drop(&mut self) {
+        let _ = std::io::Write::flush(self);
+    }
+}
+
+/// A streamed response: `produce` runs on the blocking pool and writes the
+/// body (gzip-compressed on the fly when `gzip`); memory stays at a few
+/// chunks however large the body is.
+pub fn streamed(
+    content_type: &'static str,
+    gzip: bool,
+    produce: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + Send + 'static,
+) -> Resp {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let writer = ChunkWriter { buf: Vec::with_capacity(STREAM_CHUNK_BYTES), tx };
+        let result = if gzip {
+            let mut enc = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
+            produce(&mut enc).and_then(|()| enc.finish().map(drop))
+        } else {
+            let mut writer = writer;
+            produce(&mut writer)
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "streamed response ended early");
+        }
+    });
+    let mut r = Response::new(Either::Right(StreamBody::new(ChunkStream(rx))));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if gzip {
+        r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        r.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+    r
+}
+
+/// Whether the client accepts gzip, as recorded by the HTTP layer.
+#[derive(Debug, Clone, Copy)]
+pub struct AcceptsGzip(pub bool);
 
 /// Responses smaller than this are sent uncompressed even when gzip is
 /// accepted: compressing them costs more than it saves.
@@ -30,7 +121,7 @@ const GZIP_MIN_BYTES: usize = 1024;
 
 /// A plain-text response.
 pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
-    let mut r = Response::new(Full::new(body.into()));
+    let mut r = Response::new(Either::Left(Full::new(body.into())));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
@@ -39,7 +130,7 @@ pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
 
 /// A response with a content type.
 pub fn with_type(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
-    let mut r = Response::new(Full::new(body.into()));
+    let mut r = Response::new(Either::Left(Full::new(body.into())));
     *r.status_mut() = status;
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
@@ -138,7 +229,7 @@ pub async fn serve(
 }
 
 /// The layer around the router.
-async fn handle(state: Arc<AppState>, req: Request<Incoming>, _peer: SocketAddr) -> Resp {
+async fn handle(state: Arc<AppState>, mut req: Request<Incoming>, _peer: SocketAddr) -> Resp {
     let started = Instant::now();
     let auth =
         req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -157,6 +248,7 @@ async fn handle(state: Arc<AppState>, req: Request<Incoming>, _peer: SocketAddr)
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|e| e.trim().split(';').next() == Some("gzip")));
+    req.extensions_mut().insert(AcceptsGzip(accepts_gzip));
     let origin = req.headers().get(header::ORIGIN).cloned();
     let (handler, mut resp) = crate::router::route(&state, req).await;
     if handler.starts_with("/api/") {
@@ -188,31 +280,37 @@ fn set_cors(state: &AppState, origin: Option<&HeaderValue>, resp: &mut Resp) {
     }
 }
 
-/// Compresses a response body when it is large enough to benefit.
+/// Compresses an in-memory response body when it is large enough to
+/// benefit. Streamed bodies compress themselves (see [`streamed`]).
 fn gzip(resp: Resp) -> Resp {
     let (mut parts, body) = resp.into_parts();
-    // A `Full` body is already in memory; take it out without copying.
-    let bytes = match futures::executor::block_on(body.collect()) {
+    let full = match body {
+        Either::Left(full) => full,
+        streamed @ Either::Right(_) => return Response::from_parts(parts, streamed),
+    };
+    // A `Full` body is already in memory; taking it out does not wait.
+    let bytes = match futures::executor::block_on(full.collect()) {
         Ok(c) => c.to_bytes(),
         Err(never) => match never {},
     };
+    let keep = |parts, bytes| Response::from_parts(parts, Either::Left(Full::new(bytes)));
     if bytes.len() < GZIP_MIN_BYTES || parts.headers.contains_key(header::CONTENT_ENCODING) {
-        return Response::from_parts(parts, Full::new(bytes));
+        return keep(parts, bytes);
     }
     let mut enc = flate2::write::GzEncoder::new(
         Vec::with_capacity(bytes.len() / 4),
         flate2::Compression::fast(),
     );
     if enc.write_all(&bytes).is_err() {
-        return Response::from_parts(parts, Full::new(bytes));
+        return keep(parts, bytes);
     }
     match enc.finish() {
         Ok(compressed) => {
             parts.headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             parts.headers.remove(header::CONTENT_LENGTH);
             parts.headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-            Response::from_parts(parts, Full::new(Bytes::from(compressed)))
+            keep(parts, Bytes::from(compressed))
         }
-        Err(_) => Response::from_parts(parts, Full::new(bytes)),
+        Err(_) => keep(parts, bytes),
     }
 }

@@ -16,6 +16,7 @@ use promethium_discovery::manager::{
 };
 use promethium_engine::Appendable;
 use promethium_scrape::manager::{ManagerOptions, ScrapeManager, ScrapeMetrics};
+use promethium_scrape::target::Target;
 use tokio::task::JoinHandle;
 
 use crate::api::json::push_float_text;
@@ -106,38 +107,42 @@ fn system_time_ms(t: SystemTime) -> i64 {
 }
 
 impl TargetSource for ManagerView {
-    fn active_targets(&self) -> Vec<ActiveTarget> {
+    fn active_targets(&self) -> Box<dyn Iterator<Item = ActiveTarget> + '_> {
         let host = crate::flags::hostname();
-        let mut out = Vec::new();
-        for (pool, targets) in self.manager.active_targets() {
-            for t in targets {
-                let status = t.status();
-                let url = t.url().to_string();
-                let health = match status.health.as_str() {
-                    "up" => Health::Up,
-                    "down" => Health::Down,
-                    _ => Health::Unknown,
-                };
-                out.push(ActiveTarget {
-                    discovered_labels: label_map(t.discovered_labels()),
-                    labels: label_map(&t.labels()),
-                    scrape_pool: pool.clone(),
-                    global_url: url.replacen("://localhost", &format!("://{host}"), 1).replacen(
-                        "://127.0.0.1",
-                        &format!("://{host}"),
-                        1,
-                    ),
-                    scrape_url: url,
-                    last_error: status.last_error,
-                    last_scrape_ms: status.last_scrape.map(system_time_ms).unwrap_or(0),
-                    last_scrape_duration_secs: status.last_scrape_duration.as_secs_f64(),
-                    health,
-                    scrape_interval: format_prom_duration(t.interval()),
-                    scrape_timeout: format_prom_duration(t.timeout()),
-                });
+        // Only `Arc`s are collected up front; each target is converted when
+        // the consumer asks for it.
+        let targets: Vec<(String, Arc<Target>)> = self
+            .manager
+            .active_targets()
+            .into_iter()
+            .flat_map(|(pool, ts)| ts.into_iter().map(move |t| (pool.clone(), t)))
+            .collect();
+        Box::new(targets.into_iter().map(move |(pool, t)| {
+            let status = t.status();
+            let url = t.url().to_string();
+            let health = match status.health.as_str() {
+                "up" => Health::Up,
+                "down" => Health::Down,
+                _ => Health::Unknown,
+            };
+            ActiveTarget {
+                discovered_labels: label_map(t.discovered_labels()),
+                labels: label_map(&t.labels()),
+                global_url: url.replacen("://localhost", &format!("://{host}"), 1).replacen(
+                    "://127.0.0.1",
+                    &format!("://{host}"),
+                    1,
+                ),
+                scrape_pool: pool,
+                scrape_url: url,
+                last_error: status.last_error,
+                last_scrape_ms: status.last_scrape.map(system_time_ms).unwrap_or(0),
+                last_scrape_duration_secs: status.last_scrape_duration.as_secs_f64(),
+                health,
+                scrape_interval: format_prom_duration(t.interval()),
+                scrape_timeout: format_prom_duration(t.timeout()),
             }
-        }
-        out
+        }))
     }
 
     fn dropped_targets(&self) -> (Vec<DroppedTarget>, BTreeMap<String, u64>) {

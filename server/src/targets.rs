@@ -89,8 +89,9 @@ pub const MAX_DROPPED_TARGETS: usize = 10_000;
 
 /// Read access to the scrape manager's state.
 pub trait TargetSource: Send + Sync {
-    /// Active targets, grouped by pool in pool order.
-    fn active_targets(&self) -> Vec<ActiveTarget>;
+    /// Active targets, grouped by pool in pool order, produced one at a
+    /// time so callers can stream them.
+    fn active_targets(&self) -> Box<dyn Iterator<Item = ActiveTarget> + '_>;
     /// Dropped targets (capped per pool by `keep_dropped_targets`) and the
     /// total dropped per pool before capping.
     fn dropped_targets(&self) -> (Vec<DroppedTarget>, BTreeMap<String, u64>);
@@ -105,8 +106,8 @@ pub trait TargetSource: Send + Sync {
 pub struct NoTargets;
 
 impl TargetSource for NoTargets {
-    fn active_targets(&self) -> Vec<ActiveTarget> {
-        Vec::new()
+    fn active_targets(&self) -> Box<dyn Iterator<Item = ActiveTarget> + '_> {
+        Box::new(std::iter::empty())
     }
 
     fn dropped_targets(&self) -> (Vec<DroppedTarget>, BTreeMap<String, u64>) {

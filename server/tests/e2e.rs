@@ -244,6 +244,14 @@ fn api_endpoints_have_prometheus_shapes() {
     let r = request(port, "GET", "/api/v1/status/tsdb", &[("Accept-Encoding", "gzip")], b"")
         .expect("gzip");
     assert_eq!(r.header("content-encoding"), Some("gzip"));
+    let r = request(port, "GET", "/api/v1/targets", &[("Accept-Encoding", "gzip")], b"")
+        .expect("gzip targets");
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(r.body.as_slice()), &mut json)
+        .expect("gunzip");
+    let v: Value = serde_json::from_slice(&json).expect("streamed gzip JSON");
+    assert_eq!(v["data"]["activeTargets"].as_array().map(Vec::len), Some(2));
     let metrics = get(port, "/metrics").text();
     for name in [
         "prometheus_tsdb_head_series ",

@@ -162,6 +162,15 @@ pub async fn dispatch<B: ReqBody>(
             ))),
         );
     }
+    if pattern == "/api/v1/targets" {
+        let gzip = req.extensions().get::<crate::http::AcceptsGzip>().is_some_and(|g| g.0);
+        let filter = v1::TargetFilter::from_params(&Params::from_parts(None, req.uri().query()));
+        let source = state.targets();
+        let resp = crate::http::streamed("application/json", gzip, move |w| {
+            v1::write_targets(&*source, &filter, w)
+        });
+        return (pattern, resp);
+    }
     let (parts, body) = req.into_parts();
     let is_form = parts
         .headers

@@ -22,7 +22,7 @@ use crate::duration::{format_prom_duration, format_rfc3339_ms, now_ms};
 use crate::http::{Resp, with_type};
 use crate::state::AppState;
 use crate::storage::{AdminError, Storage};
-use crate::targets::LabelMap;
+use crate::targets::{LabelMap, TargetSource};
 
 /// Range queries may return at most this many points per series.
 const MAX_POINTS_PER_SERIES: i64 = 11_000;
@@ -49,7 +49,6 @@ pub async fn handle(
             let name = &path["/label/".len()..path.len() - "/values".len()];
             label_values(state, name, p).await
         }
-        "/api/v1/targets" => targets(state, p),
         "/api/v1/scrape_pools" => scrape_pools(state),
         "/api/v1/targets/metadata" => targets_metadata(state, p),
         "/api/v1/metadata" => metadata(state, p),
@@ -407,83 +406,109 @@ fn push_label_map(out: &mut String, m: &LabelMap) {
     out.push('}');
 }
 
-fn targets(state: &Arc<AppState>, p: &Params) -> ApiResult {
-    let source = state.targets();
-    let state_filter = p.value("state").to_ascii_lowercase();
-    let pool_filter = p.get("scrapePool").filter(|s| !s.is_empty());
-    let show_active = state_filter.is_empty() || state_filter == "active" || state_filter == "any";
-    let show_dropped =
-        state_filter.is_empty() || state_filter == "dropped" || state_filter == "any";
-    // Built by hand into one buffer: on big clusters this is the largest
-    // response the server sends.
-    let mut data = String::with_capacity(4096);
-    data.push_str("{\"activeTargets\":[");
-    if show_active {
-        let mut first = true;
-        for t in source
-            .active_targets()
-            .iter()
-            .filter(|t| pool_filter.is_none_or(|p| p == t.scrape_pool))
-        {
-            if !first {
-                data.push(',');
-            }
-            first = false;
-            data.push_str("{\"discoveredLabels\":");
-            push_label_map(&mut data, &t.discovered_labels);
-            data.push_str(",\"labels\":");
-            push_label_map(&mut data, &t.labels);
-            data.push_str(",\"scrapePool\":");
-            push_str(&mut data, &t.scrape_pool);
-            data.push_str(",\"scrapeUrl\":");
-            push_str(&mut data, &t.scrape_url);
-            data.push_str(",\"globalUrl\":");
-            push_str(&mut data, &t.global_url);
-            data.push_str(",\"lastError\":");
-            push_str(&mut data, &t.last_error);
-            data.push_str(",\"lastScrape\":");
-            let last = if t.last_scrape_ms == 0 {
-                "0001-01-01T00:00:00Z".to_string()
-            } else {
-                format_rfc3339_ms(t.last_scrape_ms)
-            };
-            push_str(&mut data, &last);
-            data.push_str(",\"lastScrapeDuration\":");
-            push_float(&mut data, t.last_scrape_duration_secs);
-            data.push_str(",\"health\":");
-            push_str(&mut data, t.health.as_str());
-            data.push_str(",\"scrapeInterval\":");
-            push_str(&mut data, &t.scrape_interval);
-            data.push_str(",\"scrapeTimeout\":");
-            push_str(&mut data, &t.scrape_timeout);
-            data.push('}');
+/// `/api/v1/targets` filters.
+#[derive(Debug, Clone)]
+pub struct TargetFilter {
+    show_active: bool,
+    show_dropped: bool,
+    pool: Option<String>,
+}
+
+impl TargetFilter {
+    /// From the `state` and `scrapePool` parameters.
+    pub fn from_params(p: &Params) -> Self {
+        let state = p.value("state").to_ascii_lowercase();
+        TargetFilter {
+            show_active: state.is_empty() || state == "active" || state == "any",
+            show_dropped: state.is_empty() || state == "dropped" || state == "any",
+            pool: p.get("scrapePool").filter(|s| !s.is_empty()).map(str::to_string),
         }
     }
-    data.push_str("],\"droppedTargets\":[");
+
+    fn wants(&self, pool: &str) -> bool {
+        self.pool.as_deref().is_none_or(|p| p == pool)
+    }
+}
+
+fn push_active_target(data: &mut String, t: &crate::targets::ActiveTarget) {
+    data.push_str("{\"discoveredLabels\":");
+    push_label_map(data, &t.discovered_labels);
+    data.push_str(",\"labels\":");
+    push_label_map(data, &t.labels);
+    data.push_str(",\"scrapePool\":");
+    push_str(data, &t.scrape_pool);
+    data.push_str(",\"scrapeUrl\":");
+    push_str(data, &t.scrape_url);
+    data.push_str(",\"globalUrl\":");
+    push_str(data, &t.global_url);
+    data.push_str(",\"lastError\":");
+    push_str(data, &t.last_error);
+    data.push_str(",\"lastScrape\":");
+    let last = if t.last_scrape_ms == 0 {
+        "0001-01-01T00:00:00Z".to_string()
+    } else {
+        format_rfc3339_ms(t.last_scrape_ms)
+    };
+    push_str(data, &last);
+    data.push_str(",\"lastScrapeDuration\":");
+    push_float(data, t.last_scrape_duration_secs);
+    data.push_str(",\"health\":");
+    push_str(data, t.health.as_str());
+    data.push_str(",\"scrapeInterval\":");
+    push_str(data, &t.scrape_interval);
+    data.push_str(",\"scrapeTimeout\":");
+    push_str(data, &t.scrape_timeout);
+    data.push('}');
+}
+
+/// Writes the whole `/api/v1/targets` response (envelope included) target
+/// by target, so a cluster with many thousands of targets is streamed
+/// rather than held in memory as one document.
+pub fn write_targets(
+    source: &dyn TargetSource,
+    filter: &TargetFilter,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let mut buf = String::with_capacity(1024);
+    w.write_all(b"{\"status\":\"success\",\"data\":{\"activeTargets\":[")?;
+    if filter.show_active {
+        let mut first = true;
+        for t in source.active_targets().filter(|t| filter.wants(&t.scrape_pool)) {
+            buf.clear();
+            if !first {
+                buf.push(',');
+            }
+            first = false;
+            push_active_target(&mut buf, &t);
+            w.write_all(buf.as_bytes())?;
+        }
+    }
+    w.write_all(b"],\"droppedTargets\":[")?;
     let (dropped, counts) =
-        if show_dropped { source.dropped_targets() } else { (Vec::new(), BTreeMap::new()) };
+        if filter.show_dropped { source.dropped_targets() } else { (Vec::new(), BTreeMap::new()) };
     let mut first = true;
     for t in dropped
         .iter()
-        .filter(|t| pool_filter.is_none_or(|p| p == t.scrape_pool))
+        .filter(|t| filter.wants(&t.scrape_pool))
         .take(crate::targets::MAX_DROPPED_TARGETS)
     {
+        buf.clear();
         if !first {
-            data.push(',');
+            buf.push(',');
         }
         first = false;
-        data.push_str("{\"discoveredLabels\":");
-        push_label_map(&mut data, &t.discovered_labels);
-        data.push_str(",\"scrapePool\":");
-        push_str(&mut data, &t.scrape_pool);
-        data.push('}');
+        buf.push_str("{\"discoveredLabels\":");
+        push_label_map(&mut buf, &t.discovered_labels);
+        buf.push_str(",\"scrapePool\":");
+        push_str(&mut buf, &t.scrape_pool);
+        buf.push('}');
+        w.write_all(buf.as_bytes())?;
     }
-    data.push_str("],\"droppedTargetCounts\":");
-    let counts: BTreeMap<&String, &u64> =
-        counts.iter().filter(|(k, _)| pool_filter.is_none_or(|p| p == k.as_str())).collect();
-    data.push_str(&serde_json::to_string(&counts).map_err(|e| ApiError::internal(e.to_string()))?);
-    data.push('}');
-    Ok(Some(Success::data(data)))
+    w.write_all(b"],\"droppedTargetCounts\":")?;
+    let counts: BTreeMap<&String, &u64> = counts.iter().filter(|(k, _)| filter.wants(k)).collect();
+    serde_json::to_writer(&mut *w, &counts).map_err(std::io::Error::other)?;
+    w.write_all(b"}}")?;
+    w.flush()
 }
 
 fn scrape_pools(state: &Arc<AppState>) -> ApiResult {
@@ -720,6 +745,63 @@ mod tests {
             "invalid parameter \"start\": cannot parse \"x\" to a valid timestamp"
         );
         assert!(range_params(&params("start=0&end=1&step=abc")).is_err());
+    }
+
+    struct FakeTargets;
+
+    impl TargetSource for FakeTargets {
+        fn active_targets(&self) -> Box<dyn Iterator<Item = crate::targets::ActiveTarget> + '_> {
+            Box::new((0..3).map(|i| crate::targets::ActiveTarget {
+                discovered_labels: [("__address__".to_string(), format!("h{i}:9100"))].into(),
+                labels: [("instance".to_string(), format!("h{i}:9100"))].into(),
+                scrape_pool: if i == 0 { "a".into() } else { "b".into() },
+                scrape_url: format!("http://h{i}:9100/metrics"),
+                global_url: format!("http://h{i}:9100/metrics"),
+                last_error: String::new(),
+                last_scrape_ms: 0,
+                last_scrape_duration_secs: 0.5,
+                health: crate::targets::Health::Unknown,
+                scrape_interval: "15s".into(),
+                scrape_timeout: "10s".into(),
+            }))
+        }
+        fn dropped_targets(&self) -> (Vec<crate::targets::DroppedTarget>, BTreeMap<String, u64>) {
+            let d = crate::targets::DroppedTarget {
+                discovered_labels: [("__address__".to_string(), "x".to_string())].into(),
+                scrape_pool: "b".into(),
+            };
+            (vec![d], [("a".to_string(), 0), ("b".to_string(), 7)].into())
+        }
+        fn scrape_pools(&self) -> Vec<String> {
+            vec!["a".into(), "b".into()]
+        }
+        fn metadata(&self) -> Vec<crate::targets::TargetMetadata> {
+            Vec::new()
+        }
+    }
+
+    fn targets_json(q: &str) -> serde_json::Value {
+        let mut out = Vec::new();
+        write_targets(&FakeTargets, &TargetFilter::from_params(&params(q)), &mut out).unwrap();
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn targets_stream_prometheus_shapes_and_filters() {
+        let v = targets_json("");
+        assert_eq!(v["status"], "success");
+        assert_eq!(v["data"]["activeTargets"].as_array().unwrap().len(), 3);
+        assert_eq!(v["data"]["activeTargets"][0]["lastScrape"], "0001-01-01T00:00:00Z");
+        assert_eq!(v["data"]["activeTargets"][0]["health"], "unknown");
+        assert_eq!(v["data"]["droppedTargets"][0]["scrapePool"], "b");
+        assert_eq!(v["data"]["droppedTargetCounts"], serde_json::json!({"a": 0, "b": 7}));
+        let v = targets_json("scrapePool=a");
+        assert_eq!(v["data"]["activeTargets"].as_array().unwrap().len(), 1);
+        assert_eq!(v["data"]["droppedTargets"], serde_json::json!([]));
+        assert_eq!(v["data"]["droppedTargetCounts"], serde_json::json!({"a": 0}));
+        let v = targets_json("state=dropped");
+        assert_eq!(v["data"]["activeTargets"], serde_json::json!([]));
+        assert_eq!(v["data"]["droppedTargets"].as_array().unwrap().len(), 1);
     }
 
     #[test]
