@@ -345,7 +345,166 @@ fn external_labels_hash(config: &Config) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
+    use promethium_discovery::LabelSet;
+    use promethium_engine::MemStorage;
+    use promethium_engine::model::{Labels, is_stale_nan};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     use super::*;
+
+    /// Serves `body` as the Prometheus text format on a loopback port.
+    async fn serve(body: &'static str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let mut seen = Vec::new();
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = sock.write_all(head.as_bytes()).await;
+                    let _ = sock.write_all(body.as_bytes()).await;
+                });
+            }
+        });
+        addr
+    }
+
+    fn config(extra: &str) -> Config {
+        let yaml = format!(
+            "scrape_configs:\n  - job_name: j\n    scrape_interval: 100ms\n    scrape_timeout: 90ms\n{extra}"
+        );
+        Config::load_str(&yaml).unwrap()
+    }
+
+    fn groups(addrs: &[&str]) -> HashMap<String, Vec<TargetGroup>> {
+        let targets = addrs
+            .iter()
+            .map(|a| LabelSet::from([("__address__".to_owned(), (*a).to_owned())]))
+            .collect();
+        HashMap::from([(
+            "j".to_owned(),
+            vec![TargetGroup { source: "0".into(), targets, labels: LabelSet::new() }],
+        )])
+    }
+
+    fn samples(db: &MemStorage, name: &str, instance: &str) -> Vec<f64> {
+        let l = Labels::new([("__name__", name), ("instance", instance), ("job", "j")]);
+        db.dump()
+            .into_iter()
+            .find(|(s, _)| *s == l)
+            .map(|(_, s)| s.iter().map(|s| s.value).collect())
+            .unwrap_or_default()
+    }
+
+    async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn targets_come_and_go_with_staleness() {
+        let a = serve("m 1\n").await;
+        let b = serve("m 2\n").await;
+        let db = Arc::new(MemStorage::new());
+        let m = ScrapeManager::new(db.clone(), ManagerOptions::default());
+        m.sync(groups(&[&a, &b]));
+        m.apply_config(&config("")).unwrap();
+        assert_eq!(m.scrape_pools(), ["j"]);
+        wait_until("both targets scraped", || {
+            !samples(&db, "up", &a).is_empty() && !samples(&db, "up", &b).is_empty()
+        })
+        .await;
+        assert_eq!(m.active_targets()["j"].len(), 2);
+
+        // b goes away: its loop ends with staleness markers; a keeps running.
+        m.sync(groups(&[&a]));
+        assert_eq!(m.active_targets()["j"].len(), 1);
+        wait_until("b's staleness markers", || {
+            samples(&db, "m", &b).last().is_some_and(|v| is_stale_nan(*v))
+        })
+        .await;
+        assert!(samples(&db, "up", &b).last().is_some_and(|v| is_stale_nan(*v)));
+        let before = samples(&db, "up", &a).len();
+        wait_until("a keeps being scraped", || samples(&db, "up", &a).len() > before + 1).await;
+        assert!(samples(&db, "m", &a).iter().all(|v| *v == 1.0));
+
+        m.stop().await;
+        assert!(
+            samples(&db, "m", &a).last().is_some_and(|v| is_stale_nan(*v)),
+            "stop writes staleness markers"
+        );
+        m.sync(groups(&[&a]));
+        assert!(m.scrape_pools().is_empty(), "a stopped manager stays stopped");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reload_keeps_unchanged_loops_and_restarts_changed_ones_without_staleness() {
+        let a = serve("m 1\n").await;
+        let db = Arc::new(MemStorage::new());
+        let m = ScrapeManager::new(db.clone(), ManagerOptions::default());
+        m.apply_config(&config("")).unwrap();
+        m.sync(groups(&[&a]));
+        wait_until("first scrape", || !samples(&db, "up", &a).is_empty()).await;
+        let t1 = m.active_targets()["j"][0].clone();
+
+        m.apply_config(&config("")).unwrap();
+        assert!(Arc::ptr_eq(&t1, &m.active_targets()["j"][0]), "an unchanged job keeps its loops");
+
+        m.apply_config(&config("    sample_limit: 100\n")).unwrap();
+        let t2 = m.active_targets()["j"][0].clone();
+        assert!(!Arc::ptr_eq(&t1, &t2), "a changed job restarts its loops");
+        assert_eq!(t2.health(), t1.health(), "the target's state carries over");
+        let before = samples(&db, "m", &a).len();
+        wait_until("scrapes after the reload", || samples(&db, "m", &a).len() > before + 1).await;
+        assert!(
+            samples(&db, "m", &a).iter().all(|v| *v == 1.0),
+            "a reload writes no staleness markers"
+        );
+
+        // Relabeling that drops the target moves it to the dropped list.
+        let drop_all = "    relabel_configs:\n      - action: drop\n        source_labels: [__address__]\n        regex: .*\n";
+        m.apply_config(&config(drop_all)).unwrap();
+        assert!(m.active_targets()["j"].is_empty());
+        let dropped = &m.dropped_targets()["j"];
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].discovered_labels.get("__address__"), Some(a.as_str()));
+        wait_until("staleness after the drop", || {
+            samples(&db, "m", &a).last().is_some_and(|v| is_stale_nan(*v))
+        })
+        .await;
+
+        // A removed job stops.
+        m.apply_config(&Config::load_str("scrape_configs: []\n").unwrap()).unwrap();
+        assert!(m.scrape_pools().is_empty());
+        m.stop().await;
+    }
+
+    #[tokio::test]
+    async fn bad_tls_files_leave_the_running_config_alone() {
+        let db = Arc::new(MemStorage::new());
+        let m = ScrapeManager::new(db, ManagerOptions::default());
+        m.apply_config(&config("")).unwrap();
+        let bad = config("    tls_config:\n      ca_file: /nonexistent/ca.pem\n");
+        let err = m.apply_config(&bad).unwrap_err();
+        assert!(err.to_string().contains("ca.pem"), "{err}");
+        assert_eq!(m.scrape_pools(), ["j"]);
+        m.stop().await;
+    }
 
     #[test]
     fn interval_quantiles() {
