@@ -1,7 +1,23 @@
-//! The write-ahead log.
+//! The write-ahead log: what makes the head survive a crash.
 //!
-//! CONTRACT (the head/`Db` code uses only this API; the WAL implementation
-//! behind it is being written in this module and its submodules):
+//! Every commit is appended here before its samples become visible in the
+//! head; at start-up the log is replayed to rebuild the head. The log is a
+//! directory of numbered segment files (128 MiB by default) holding
+//! CRC32C-checksummed frames with zstd-compressed payloads; the byte layout
+//! is in `docs/format/wal.md`.
+//!
+//! Code map: `record.rs` encodes payloads (series, samples by column,
+//! tombstones), `segment.rs` frames them and names segments, `writer.rs`
+//! appends (group commit, rollover, poisoning), `io.rs` and `uring.rs` are
+//! the plain-file and io_uring backends, `reader.rs` replays (decoding
+//! batches of frames on worker threads) and `repair.rs` cuts a damaged tail.
+//!
+//! Invariant: replay never fails because of what it finds in a segment. The
+//! log ends at the first frame that does not check out; that segment is
+//! truncated there and later segments are deleted (Prometheus' repair), and
+//! the cut is logged and counted. Only an unreadable file is an error.
+//!
+//! CONTRACT with the head/`Db` (engine/src/db.rs):
 //!
 //! - `Wal::replay(dir, &mut sink)` reads every segment in order, calling the
 //!   sink per record; a torn/corrupt tail is truncated with a warning, never
@@ -9,12 +25,26 @@
 //! - `Wal::open(dir, WalOptions)` opens for appending in a new segment.
 //! - `Wal::log(series, samples)` writes one commit (new series first, then
 //!   samples) as a unit and applies the sync policy; thread-safe.
-//! - The `Db` (engine/src/db.rs) owns the head and an `Arc<Wal>` in
-//!   `<data dir>/wal`: `Db::open` replays into the head (Series records
-//!   recreate series with their refs, Samples records append without
-//!   re-logging), then opens the WAL. A commit calls `wal.log` first and
-//!   makes samples visible only after it returns Ok; a failed WAL write
-//!   poisons the Db (later commits fail with `CommitError::Poisoned`).
+//! - The `Db` owns the head and the `Wal` in `<data dir>/wal`: `Db::open`
+//!   replays into the head (Series records recreate series with their refs,
+//!   Samples records append without re-logging), then opens the WAL. A
+//!   commit calls `wal.log` first and makes samples visible only after it
+//!   returns Ok; a failed WAL write poisons the `Db` (later commits fail
+//!   with `CommitError::Poisoned`), as a failed write poisons the `Wal`.
+//!
+//! ```
+//! use promethium_engine::model::SeriesRef;
+//! use promethium_engine::wal::{Record, RefSample, SyncPolicy, Wal, WalOptions};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let wal = Wal::open(dir.path(), WalOptions { sync: SyncPolicy::EveryCommit, ..WalOptions::default() }).unwrap();
+//! wal.log(&[], &[RefSample { series_ref: SeriesRef(1), t_ms: 1_000, value: 0.5 }]).unwrap();
+//! wal.close().unwrap();
+//!
+//! let mut samples = 0;
+//! Wal::replay(dir.path(), &mut |r| if let Record::Samples(s) = r { samples += s.len() }).unwrap();
+//! assert_eq!(samples, 1);
+//! ```
 
 mod io;
 mod reader;
