@@ -553,12 +553,12 @@ impl<'a> Parser<'a> {
                 TokenKind::Keyword(Keyword::Offset) => self.offset(expr)?,
                 TokenKind::At => self.at(expr)?,
                 TokenKind::Keyword(Keyword::Anchored) => {
-                    let tok = self.advance();
-                    self.set_extended(expr, true, tok)?
+                    self.advance();
+                    self.set_extended(expr, true)?
                 }
                 TokenKind::Keyword(Keyword::Smoothed) => {
-                    let tok = self.advance();
-                    self.set_extended(expr, false, tok)?
+                    self.advance();
+                    self.set_extended(expr, false)?
                 }
                 _ => return Ok(expr),
             };
@@ -643,40 +643,36 @@ impl<'a> Parser<'a> {
             _ => Some(DurationArg::Expr(Box::new(d))),
         };
         let end = self.last_closing;
-        let (slot, span_end) = match expr {
+        match expr {
             Expr::VectorSelector(ref vs) if vs.offset.is_some() => {
-                return Err(self.err(vs.span, "offset may not be set multiple times"));
+                Err(self.err(vs.span, "offset may not be set multiple times"))
             }
             Expr::MatrixSelector(ref m) if m.vector_selector.offset.is_some() => {
-                return Err(self.err(m.span, "offset may not be set multiple times"));
+                Err(self.err(m.span, "offset may not be set multiple times"))
             }
             Expr::Subquery(ref s) if s.offset.is_some() => {
-                return Err(self.err(s.span, "offset may not be set multiple times"));
+                Err(self.err(s.span, "offset may not be set multiple times"))
             }
             Expr::VectorSelector(mut vs) => {
                 vs.offset = arg;
                 vs.span.end = end;
-                return Ok(Expr::VectorSelector(vs));
+                Ok(Expr::VectorSelector(vs))
             }
             Expr::MatrixSelector(mut m) => {
                 m.vector_selector.offset = arg;
                 m.span.end = end;
-                (Expr::MatrixSelector(m), end)
+                Ok(Expr::MatrixSelector(m))
             }
             Expr::Subquery(mut s) => {
                 s.offset = arg;
                 s.span.end = end;
-                (Expr::Subquery(s), end)
+                Ok(Expr::Subquery(s))
             }
-            other => {
-                return Err(self.err(
-                    other.span(),
-                    "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
-                ));
-            }
-        };
-        let _ = span_end;
-        Ok(slot)
+            other => Err(self.err(
+                other.span(),
+                "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+            )),
+        }
     }
 
     fn at(&mut self, expr: Expr) -> PResult<Expr> {
@@ -759,9 +755,8 @@ impl<'a> Parser<'a> {
     }
 
     /// `anchored` (`anchored == true`) or `smoothed`.
-    fn set_extended(&self, expr: Expr, anchored: bool, tok: Token) -> PResult<Expr> {
+    fn set_extended(&self, expr: Expr, anchored: bool) -> PResult<Expr> {
         let word = if anchored { "anchored" } else { "smoothed" };
-        let _ = tok;
         let apply = |vs: &mut VectorSelector, span: Span| -> PResult<()> {
             if anchored {
                 vs.anchored = true;
