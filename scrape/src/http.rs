@@ -539,6 +539,127 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A loopback server answering `/redirect` with a 302 to `/metrics`, and
+    /// anything else with a gzip body; it sends back each request's head.
+    async fn server() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&seen).into_owned();
+                    let _ = tx.send(head.clone());
+                    let reply = if head.starts_with("GET /redirect") {
+                        b"HTTP/1.1 302 Found\r\nLocation: /metrics?x=1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .to_vec()
+                    } else {
+                        let mut enc =
+                            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                        enc.write_all(b"up 1\n").unwrap();
+                        let gz = enc.finish().unwrap();
+                        let mut r = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            gz.len()
+                        )
+                        .into_bytes();
+                        r.extend_from_slice(&gz);
+                        r
+                    };
+                    let _ = sock.write_all(&reply).await;
+                });
+            }
+        });
+        (addr, rx)
+    }
+
+    #[tokio::test]
+    async fn sends_prometheus_headers_and_decodes_gzip() {
+        let (addr, mut heads) = server().await;
+        let client = ScrapeClient::new(ClientOptions {
+            auth: Auth::Authorization {
+                credentials_type: "Bearer".into(),
+                credentials: Secret::Inline("tok".into()),
+            },
+            ..ClientOptions::default()
+        })
+        .unwrap();
+        let url: Uri = format!("http://{addr}/metrics?module=a").parse().unwrap();
+        let req = FetchRequest {
+            url: &url,
+            accept: "text/plain;version=0.0.4",
+            timeout: Duration::from_millis(1500),
+            body_size_limit_bytes: 0,
+        };
+        let (mut body, mut scratch) = (Vec::new(), Vec::new());
+        let resp = client.fetch(&req, &mut body, &mut scratch).await.unwrap();
+        assert_eq!(body, b"up 1\n");
+        assert_eq!(resp.content_type, "text/plain; version=0.0.4");
+        let head = heads.recv().await.unwrap().to_ascii_lowercase();
+        for expected in [
+            "get /metrics?module=a http/1.1",
+            "accept: text/plain;version=0.0.4",
+            "accept-encoding: gzip",
+            "user-agent: promethium/",
+            "x-prometheus-scrape-timeout-seconds: 1.5",
+            "authorization: bearer tok",
+        ] {
+            assert!(head.contains(expected), "{expected:?} missing from request:\n{head}");
+        }
+    }
+
+    #[tokio::test]
+    async fn follows_redirects_only_when_asked() {
+        let (addr, _heads) = server().await;
+        let url: Uri = format!("http://{addr}/redirect").parse().unwrap();
+        let req = FetchRequest {
+            url: &url,
+            accept: "*/*",
+            timeout: Duration::from_secs(5),
+            body_size_limit_bytes: 0,
+        };
+        let (mut body, mut scratch) = (Vec::new(), Vec::new());
+        let client = ScrapeClient::new(ClientOptions::default()).unwrap();
+        client.fetch(&req, &mut body, &mut scratch).await.unwrap();
+        assert_eq!(body, b"up 1\n");
+        let no_follow = ScrapeClient::new(ClientOptions {
+            follow_redirects: false,
+            ..ClientOptions::default()
+        })
+        .unwrap();
+        let err = no_follow.fetch(&req, &mut body, &mut scratch).await.unwrap_err();
+        assert!(matches!(&err, ScrapeError::HttpStatus(s) if s.starts_with("302")), "{err}");
+    }
+
+    #[tokio::test]
+    async fn connection_refused_is_a_clear_error() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let url: Uri = format!("http://127.0.0.1:{port}/metrics").parse().unwrap();
+        let req = FetchRequest {
+            url: &url,
+            accept: "*/*",
+            timeout: Duration::from_secs(5),
+            body_size_limit_bytes: 0,
+        };
+        let client = ScrapeClient::new(ClientOptions::default()).unwrap();
+        let err = client.fetch(&req, &mut Vec::new(), &mut Vec::new()).await.unwrap_err();
+        assert!(err.to_string().contains("refused"), "{err}");
+    }
+
     #[test]
     fn timeout_header_formats_like_go() {
         assert_eq!(format_seconds(Duration::from_secs(10)), "10");
