@@ -84,16 +84,18 @@ fn storage(state: &AppState) -> Result<Arc<dyn Storage>, ApiError> {
 
 /// Runs a query on the blocking pool under the concurrency limit and the
 /// timeout (which covers the time spent waiting for a slot, as in Prometheus).
-async fn run_query<F>(
-    state: &Arc<AppState>,
-    timeout: Option<Duration>,
-    f: F,
-) -> Result<QueryResult, ApiError>
+async fn run_query<F>(state: &Arc<AppState>, p: &Params, f: F) -> Result<QueryResult, ApiError>
 where
     F: FnOnce(&Engine, &dyn Queryable) -> Result<QueryResult, PromqlError> + Send + 'static,
 {
+    let timeout = p.duration("timeout")?;
+    // Prometheus accepts a per-query `lookback_delta` overriding the flag.
+    let lookback = p.duration("lookback_delta")?;
     let storage = storage(state)?;
     let mut options = state.engine_options(timeout);
+    if let Some(l) = lookback.filter(|l| !l.is_zero()) {
+        options.lookback_delta_ms = i64::try_from(l.as_millis()).unwrap_or(i64::MAX);
+    }
     let deadline = options.timeout;
     let _running = state.telemetry.query_started();
     let queued = Instant::now();
@@ -147,20 +149,18 @@ fn query_success(res: QueryResult, with_stats: bool, started: Instant) -> ApiRes
 async fn query(state: &Arc<AppState>, p: &Params) -> ApiResult {
     let started = Instant::now();
     let t_ms = p.time_or("time", now_ms())?;
-    let timeout = p.duration("timeout")?;
     let expr = p.value("query").to_string();
-    let res = run_query(state, timeout, move |engine, storage| {
-        engine.instant_query(storage, &expr, t_ms)
-    })
-    .await
-    .map_err(|e| match e.kind {
-        // Prometheus reports parse errors of instant queries as an
-        // invalid `query` parameter.
-        ErrorType::BadData if !e.message.starts_with("invalid parameter") => {
-            ApiError::invalid_param("query", &e.message)
-        }
-        _ => e,
-    })?;
+    let res =
+        run_query(state, p, move |engine, storage| engine.instant_query(storage, &expr, t_ms))
+            .await
+            .map_err(|e| match e.kind {
+                // Prometheus reports parse errors of instant queries as an
+                // invalid `query` parameter.
+                ErrorType::BadData if !e.message.starts_with("invalid parameter") => {
+                    ApiError::invalid_param("query", &e.message)
+                }
+                _ => e,
+            })?;
     query_success(res, p.get("stats").is_some(), started)
 }
 
@@ -190,9 +190,8 @@ pub fn range_params(p: &Params) -> Result<(i64, i64, i64), ApiError> {
 async fn query_range(state: &Arc<AppState>, p: &Params) -> ApiResult {
     let started = Instant::now();
     let (start, end, step) = range_params(p)?;
-    let timeout = p.duration("timeout")?;
     let expr = p.value("query").to_string();
-    let res = run_query(state, timeout, move |engine, storage| {
+    let res = run_query(state, p, move |engine, storage| {
         engine.range_query(storage, &expr, start, end, step)
     })
     .await?;
