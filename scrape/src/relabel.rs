@@ -486,16 +486,23 @@ fn apply(rule: &RelabelConfig, lb: &mut LabelsBuilder, val: &mut String) -> bool
             lb.set(&rule.target_label, &m.to_string());
         }
         Action::LabelMap => {
-            // Iterate a snapshot: labels added here must not be remapped again.
-            let current: Vec<(String, String)> =
-                lb.iter().map(|l| (l.name.to_owned(), l.value.to_owned())).collect();
+            // Collect first, then set: labels added here must not be
+            // remapped again. `is_match` takes the literal fast paths and
+            // rejects most names before the costlier capture search.
             let re = rule.regex.0.regex();
-            for (name, value) in current {
-                if let Some(caps) = re.captures(&name) {
+            let mut adds: Vec<(String, String)> = Vec::new();
+            for l in lb.iter() {
+                if !rule.regex.0.is_match(l.name) {
+                    continue;
+                }
+                if let Some(caps) = re.captures(l.name) {
                     let mut new_name = String::new();
                     caps.expand(&rule.replacement, &mut new_name);
-                    lb.set(&new_name, &value);
+                    adds.push((new_name, l.value.to_owned()));
                 }
+            }
+            for (name, value) in adds {
+                lb.set(&name, &value);
             }
         }
         Action::LabelDrop => {
