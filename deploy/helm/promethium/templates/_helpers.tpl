@@ -1,0 +1,58 @@
+{{- define "promethium.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "promethium.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: server
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "promethium.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: server
+{{- end -}}
+
+{{- define "promethium.serviceAccountName" -}}
+{{- if .Values.serviceAccounts.server.create -}}
+{{- default (include "promethium.fullname" .) .Values.serviceAccounts.server.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccounts.server.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The rendered prometheus.yml: serverFiles when it has scrape configs, else the chart's default file, plus extraScrapeConfigs. */}}
+{{- define "promethium.config" -}}
+{{- $cfg := index .Values.serverFiles "prometheus.yml" -}}
+{{- if $cfg.scrape_configs -}}
+{{ toYaml $cfg }}
+{{- else -}}
+{{ .Files.Get "files/prometheus.yml" }}
+{{- end }}
+{{- if .Values.extraScrapeConfigs }}
+{{ tpl .Values.extraScrapeConfigs . | indent 2 }}
+{{- end }}
+{{- end -}}
+
+{{- define "promethium.args" -}}
+- --config.file=/etc/promethium/prometheus.yml
+- --storage.tsdb.path={{ .Values.server.persistentVolume.mountPath }}
+- --web.listen-address=0.0.0.0:9090
+- --web.enable-lifecycle
+{{- if .Values.server.retention }}
+- --storage.tsdb.retention.time={{ .Values.server.retention }}
+{{- end }}
+{{- if .Values.server.retentionSize }}
+- --storage.tsdb.retention.size={{ .Values.server.retentionSize }}
+{{- end }}
+{{- range $key, $value := .Values.server.extraArgs }}
+- --{{ $key }}={{ $value }}
+{{- end }}
+{{- end -}}
