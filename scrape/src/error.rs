@@ -115,6 +115,14 @@ pub enum ScrapeError {
         /// The storage's reason.
         reason: String,
     },
+    /// The pool has more targets than `target_limit`; no target is scraped.
+    #[error("target_limit exceeded (number of targets: {targets}, limit: {limit})")]
+    TargetLimit {
+        /// Targets after relabeling.
+        targets: usize,
+        /// The configured limit.
+        limit: usize,
+    },
     /// Committing the scrape's batch failed.
     #[error("committing scrape: {0}")]
     Commit(String),

@@ -494,6 +494,32 @@ mod tests {
         m.stop().await;
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn target_limit_fails_every_target_of_the_pool() {
+        let a = serve("m 1\n").await;
+        let b = serve("m 2\n").await;
+        let db = Arc::new(MemStorage::new());
+        let m = ScrapeManager::new(db.clone(), ManagerOptions::default());
+        m.apply_config(&config("    target_limit: 1\n")).unwrap();
+        m.sync(groups(&[&a, &b]));
+        wait_until("both targets report", || {
+            !samples(&db, "up", &a).is_empty() && !samples(&db, "up", &b).is_empty()
+        })
+        .await;
+        assert_eq!(samples(&db, "up", &a)[0], 0.0);
+        assert!(samples(&db, "m", &a).is_empty());
+        let t = &m.active_targets()["j"][0];
+        assert!(
+            t.status().last_error.contains("target_limit exceeded"),
+            "{}",
+            t.status().last_error
+        );
+        // Back under the limit, scraping resumes.
+        m.sync(groups(&[&a]));
+        wait_until("scraping resumes", || samples(&db, "m", &a).first() == Some(&1.0)).await;
+        m.stop().await;
+    }
+
     #[tokio::test]
     async fn bad_tls_files_leave_the_running_config_alone() {
         let db = Arc::new(MemStorage::new());

@@ -20,12 +20,12 @@ use tokio::task::JoinHandle;
 
 use crate::cache::ScrapeCache;
 use crate::config::{ScrapeConfig, ScrapeProtocol};
-use crate::error::ClientError;
+use crate::error::{ClientError, ScrapeError};
 use crate::http::{Auth, ClientOptions, ScrapeClient, Secret, TlsOptions};
 use crate::manager::ScrapeMetrics;
 use crate::parse::{self, Format, ParseOptions};
 use crate::relabel::NameValidationScheme;
-use crate::scrape_loop::{LabelLimits, LoopOptions, ScrapeLoop, StopMode};
+use crate::scrape_loop::{ForcedError, LabelLimits, LoopOptions, ScrapeLoop, StopMode};
 use crate::target::Target;
 use crate::target_labels;
 
@@ -65,6 +65,8 @@ pub struct ScrapePool {
     groups: Vec<TargetGroup>,
     dropped: Vec<DroppedTarget>,
     dropped_count: usize,
+    /// Set while the pool exceeds `target_limit`.
+    forced_error: ForcedError,
 }
 
 impl std::fmt::Debug for ScrapePool {
@@ -105,6 +107,7 @@ impl ScrapePool {
             groups: Vec::new(),
             dropped: Vec::new(),
             dropped_count: 0,
+            forced_error: ForcedError::default(),
         }
     }
 
@@ -132,6 +135,9 @@ impl ScrapePool {
 
     fn reconcile(&mut self, restart: bool) {
         let (targets, dropped) = self.build_targets();
+        let limit = usize::try_from(self.settings.config.target_limit).unwrap_or(usize::MAX);
+        *self.forced_error.write() = (limit > 0 && targets.len() > limit)
+            .then_some(ScrapeError::TargetLimit { targets: targets.len(), limit });
         let mut loops = HashMap::with_capacity(targets.len());
         for target in targets {
             let hash = target.hash();
@@ -173,6 +179,7 @@ impl ScrapePool {
         let metrics = Arc::clone(&self.metrics);
         let client = self.settings.client.clone();
         let t = Arc::clone(&target);
+        let forced = Arc::clone(&self.forced_error);
         let join = self.runtime.spawn(async move {
             // The predecessor ends at once on a handover; waiting for it
             // keeps two loops of one target from ever appending together.
@@ -180,7 +187,10 @@ impl ScrapePool {
                 Some(h) => h.await.ok(),
                 None => None,
             };
-            ScrapeLoop::new(t, appendable, options, metrics, cache).run(client, rx).await
+            ScrapeLoop::new(t, appendable, options, metrics, cache)
+                .with_forced_error(forced)
+                .run(client, rx)
+                .await
         });
         LoopHandle { target, stop, join }
     }

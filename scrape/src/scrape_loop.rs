@@ -156,7 +156,13 @@ pub struct ScrapeLoop {
     label_buf: LabelBuf,
     report_labels: [Labels; 5],
     report_refs: [Option<SeriesRef>; 5],
+    forced_error: Option<ForcedError>,
 }
+
+/// An error every loop of a pool reports instead of scraping while it is
+/// set: Prometheus' `target_limit` makes every target of a pool that has
+/// too many fail with the same error.
+pub type ForcedError = Arc<parking_lot::RwLock<Option<ScrapeError>>>;
 
 impl std::fmt::Debug for ScrapeLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -190,7 +196,15 @@ impl ScrapeLoop {
             label_buf: LabelBuf::new(),
             report_labels,
             report_refs: [None; 5],
+            forced_error: None,
         }
+    }
+
+    /// Makes the loop report the error in `forced` (when set) instead of
+    /// scraping.
+    pub fn with_forced_error(mut self, forced: ForcedError) -> Self {
+        self.forced_error = Some(forced);
+        self
     }
 
     /// The target this loop scrapes.
@@ -244,6 +258,10 @@ impl ScrapeLoop {
                 timeout: self.target.timeout(),
                 body_size_limit_bytes: self.options.body_size_limit_bytes,
             };
+            if let Some(err) = self.forced_error.as_ref().and_then(|f| f.read().clone()) {
+                self.append_scrape(&[], "", t_ms, Err(err), start);
+                continue;
+            }
             let fetched = tokio::select! {
                 biased;
                 changed = stop.changed() => {
