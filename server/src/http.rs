@@ -175,7 +175,13 @@ pub async fn read_body<B: ReqBody>(body: B, limit: usize) -> Result<Bytes, Strin
 /// Binds the listener (so the caller learns a bad address before start-up
 /// continues).
 pub async fn bind(address: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(address).await.map_err(|e| anyhow::anyhow!("listening on {address}: {e}"))
+    let addr = listen_addr(address);
+    TcpListener::bind(&addr).await.map_err(|e| anyhow::anyhow!("listening on {address}: {e}"))
+}
+
+/// Go's listener accepts `:9090` for "every address"; Rust's needs a host.
+pub fn listen_addr(address: &str) -> String {
+    if address.starts_with(':') { format!("0.0.0.0{address}") } else { address.to_string() }
 }
 
 /// Serves connections until `shutdown` turns true.
@@ -312,5 +318,35 @@ fn gzip(resp: Resp) -> Resp {
             keep(parts, Bytes::from(compressed))
         }
         Err(_) => keep(parts, bytes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_style_listen_addresses() {
+        assert_eq!(listen_addr(":9090"), "0.0.0.0:9090");
+        assert_eq!(listen_addr("127.0.0.1:9090"), "127.0.0.1:9090");
+        assert_eq!(listen_addr("[::]:9090"), "[::]:9090");
+    }
+
+    #[tokio::test]
+    async fn streamed_bodies_arrive_whole_and_gzip_on_the_fly() {
+        let big: String = (0..50_000).map(|i| format!("{i},")).collect();
+        let expected = big.clone();
+        let r = streamed("text/plain", false, move |w| w.write_all(big.as_bytes()));
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, expected.as_bytes());
+
+        let copy = expected.clone();
+        let r = streamed("text/plain", true, move |w| w.write_all(copy.as_bytes()));
+        assert_eq!(r.headers().get(header::CONTENT_ENCODING).unwrap(), "gzip");
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut out)
+            .unwrap();
+        assert_eq!(out, expected);
     }
 }
