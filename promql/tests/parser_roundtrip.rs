@@ -11,7 +11,7 @@
 
 use promethium_engine::model::{MatchType, Matcher};
 use promethium_promql::parser::ast::*;
-use promethium_promql::parser::printer::format_matcher;
+use promethium_promql::parser::printer::{format_matcher, pretty_with_width};
 use promethium_promql::parser::{FUNCTIONS, parse};
 use proptest::prelude::*;
 
@@ -626,6 +626,10 @@ proptest! {
         prop_assert_eq!(canonical(&parsed), canonical(&expr), "text: {}", text);
         prop_assert_eq!(parsed.to_string(), text);
         prop_assert_eq!(parsed.value_type(), want);
+        // The multi-line form of format_query reads back the same way.
+        let pretty = pretty_with_width(&expr, 20);
+        let reparsed = parse(&pretty).map_err(|e| TestCaseError::fail(format!("{pretty:?} does not parse: {e}")))?;
+        prop_assert_eq!(canonical(&reparsed), canonical(&expr), "pretty: {}", pretty);
     }
 
     #[test]
