@@ -364,12 +364,52 @@ mod tests {
             .collect()
     }
 
+    /// Replaces a file the way config management tools do (write a
+    /// temporary file, rename it), so no reader sees it half-written.
+    fn replace(path: &Path, content: &str) {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, content).expect("write temporary file");
+        std::fs::rename(&tmp, path).expect("rename into place");
+    }
+
+    type State = BTreeMap<String, Vec<String>>;
+
+    fn apply(state: &mut State, groups: &[TargetGroup]) {
+        for (source, addrs) in addresses(groups) {
+            if addrs.is_empty() {
+                state.remove(&source);
+            } else {
+                state.insert(source, addrs);
+            }
+        }
+    }
+
+    /// Applies updates until the state is `want` (updates may repeat
+    /// unchanged groups, or arrive split over several sends).
+    async fn wait_for(rx: &mut mpsc::Receiver<Vec<TargetGroup>>, state: &mut State, want: &State) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while state != want {
+            let groups = tokio::time::timeout_at(deadline, rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("state never became {want:?}; last {state:?}"))
+                .expect("discoverer running");
+            apply(state, &groups);
+        }
+    }
+
+    fn state(entries: &[(String, &[&str])]) -> State {
+        entries
+            .iter()
+            .map(|(s, a)| (s.clone(), a.iter().map(|x| (*x).to_owned()).collect()))
+            .collect()
+    }
+
     #[tokio::test]
     async fn follows_writes_changes_invalid_content_and_deletion() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("targets.yml");
         let src = |i: usize| format!("{}:{i}", path.to_string_lossy());
-        std::fs::write(&path, "- targets: ['a:1']\n- targets: ['b:1']\n").expect("write");
+        replace(&path, "- targets: ['a:1']\n- targets: ['b:1']\n");
         let cfg = FileSdConfig {
             files: vec![dir.path().join("*.yml").to_string_lossy().into_owned()],
             // Long enough that only change events drive this test.
@@ -377,30 +417,64 @@ mod tests {
         };
         let (tx, mut rx) = mpsc::channel(16);
         let task = tokio::spawn(cfg.discoverer().expect("valid").run(tx));
+        let mut st = State::new();
 
         let first = next(&mut rx).await;
         assert_eq!(
             addresses(&first),
             vec![(src(0), vec!["a:1".into()]), (src(1), vec!["b:1".into()])]
         );
+        apply(&mut st, &first);
 
         // A change that removes the second entry sends it empty.
-        std::fs::write(&path, "- targets: ['a:1', 'c:1']\n").expect("write");
-        let changed = next(&mut rx).await;
-        assert_eq!(
-            addresses(&changed),
-            vec![(src(0), vec!["a:1".into(), "c:1".into()]), (src(1), vec![])]
-        );
+        replace(&path, "- targets: ['a:1', 'c:1']\n");
+        wait_for(&mut rx, &mut st, &state(&[(src(0), &["a:1", "c:1"])])).await;
 
-        // Invalid content keeps the last good groups: nothing is sent.
-        std::fs::write(&path, "- targets: [unclosed\n").expect("write");
-        let quiet = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await;
-        assert!(quiet.is_err(), "invalid content must not change the groups: {quiet:?}");
+        // Invalid content keeps the last good groups.
+        replace(&path, "- targets: [unclosed\n");
+        let before = st.clone();
+        let quiet_until = tokio::time::Instant::now() + Duration::from_millis(500);
+        while let Ok(Some(groups)) = tokio::time::timeout_at(quiet_until, rx.recv()).await {
+            apply(&mut st, &groups);
+        }
+        assert_eq!(st, before, "invalid content must not change the groups");
 
-        // Deleting the file removes its groups.
+        // A new file matching the glob is picked up.
+        let other = dir.path().join("more.yml");
+        replace(&other, "- targets: ['d:1']\n");
+        let other_src = format!("{}:0", other.to_string_lossy());
+        wait_for(
+            &mut rx,
+            &mut st,
+            &state(&[(src(0), &["a:1", "c:1"]), (other_src.clone(), &["d:1"])]),
+        )
+        .await;
+
+        // Deleting a file removes its groups.
         std::fs::remove_file(&path).expect("remove");
-        let removed = next(&mut rx).await;
-        assert_eq!(addresses(&removed), vec![(src(0), vec![])]);
+        wait_for(&mut rx, &mut st, &state(&[(other_src, &["d:1"])])).await;
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn refresh_interval_finds_files_without_change_events() {
+        // The directory does not exist yet, so it cannot be watched: only
+        // the periodic refresh can find the file.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sub = dir.path().join("later");
+        let cfg = FileSdConfig {
+            files: vec![sub.join("*.json").to_string_lossy().into_owned()],
+            refresh_interval: Duration::from_millis(100),
+        };
+        let (tx, mut rx) = mpsc::channel(16);
+        let task = tokio::spawn(cfg.discoverer().expect("valid").run(tx));
+        assert!(next(&mut rx).await.is_empty(), "the first update reports no groups");
+        std::fs::create_dir(&sub).expect("mkdir");
+        let file = sub.join("t.json");
+        replace(&file, r#"[{"targets": ["p:1"]}]"#);
+        let mut st = State::new();
+        wait_for(&mut rx, &mut st, &state(&[(format!("{}:0", file.to_string_lossy()), &["p:1"])]))
+            .await;
         task.abort();
     }
 
