@@ -469,13 +469,17 @@ impl ScrapeLoop {
                 limit_exceeded = true;
                 continue;
             }
+            // Exemplars are rare, so decoding one allocates; a malformed
+            // exemplar is dropped without failing the sample, as in Prometheus.
+            let exemplar = sample.exemplar().and_then(|e| e.to_exemplar().ok());
+            let with_exemplar = AppendOptions { exemplar: exemplar.as_ref(), ..no_options };
             let entry = self.cache.get_mut(raw).expect("the entry was found or inserted above");
             match app.append_with(
                 entry.series_ref,
                 &entry.labels,
                 t_ms,
                 sample.value(),
-                &no_options,
+                &with_exemplar,
             ) {
                 Ok(r) => {
                     entry.series_ref = Some(r);
@@ -939,6 +943,70 @@ mod tests {
         f.lp.write_end_of_run_staleness(1500);
         assert!(is_stale_nan(f.values("a")[1].1));
         assert!(is_stale_nan(f.values("up")[1].1));
+    }
+
+    /// Records the exemplars appenders are given.
+    #[derive(Default)]
+    struct ExemplarRecorder(parking_lot::Mutex<Vec<(Labels, f64)>>);
+
+    struct RecordingAppender<'a>(&'a ExemplarRecorder);
+
+    impl Appender for RecordingAppender<'_> {
+        fn append_with(
+            &mut self,
+            _series: Option<SeriesRef>,
+            labels: &Labels,
+            _t_ms: i64,
+            _value: f64,
+            options: &AppendOptions<'_>,
+        ) -> Result<SeriesRef, AppendError> {
+            if let Some(e) = options.exemplar {
+                self.0.0.lock().push((e.labels.clone(), e.value));
+            }
+            Ok(SeriesRef(labels.stable_hash()))
+        }
+        fn commit(self: Box<Self>) -> Result<(), promethium_engine::CommitError> {
+            Ok(())
+        }
+        fn rollback(self: Box<Self>) {}
+    }
+
+    impl Appendable for ExemplarRecorder {
+        fn appender(&self) -> Box<dyn Appender + '_> {
+            Box::new(RecordingAppender(self))
+        }
+    }
+
+    #[test]
+    fn exemplars_are_passed_to_the_appender() {
+        let rec = Arc::new(ExemplarRecorder::default());
+        let labels = Labels::new([("__address__", "h:1"), ("job", "j")]);
+        let target = Target::new(
+            "j",
+            labels.clone(),
+            labels,
+            &BTreeMap::new(),
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let mut lp = ScrapeLoop::new(
+            Arc::new(target),
+            rec.clone(),
+            Arc::new(LoopOptions::default()),
+            Arc::new(ScrapeMetrics::default()),
+            None,
+        );
+        let body = b"# TYPE foo counter\nfoo_total 17 # {trace_id=\"abc\"} 1.5\n# EOF\n";
+        let r = lp.append_scrape(
+            body,
+            "application/openmetrics-text; version=1.0.0",
+            1000,
+            Ok(()),
+            Instant::now(),
+        );
+        assert_eq!(r.error, None);
+        assert_eq!(*rec.0.lock(), [(Labels::new([("trace_id", "abc")]), 1.5)]);
     }
 
     #[test]
