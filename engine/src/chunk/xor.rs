@@ -269,23 +269,14 @@ impl<'a> XorIterator<'a> {
         if self.read >= self.total {
             return false;
         }
-        let ok = match self.read {
-            0 => self.read_first(),
-            1 => {
-                let delta = read_uvarint(&mut self.r).map(|d| d as i64);
-                match delta {
-                    Some(d) => {
-                        self.t_delta = d;
-                        self.t = self.t.wrapping_add(d);
-                        self.read_value()
-                    }
-                    None => false,
-                }
-            }
-            _ => {
-                self.read_dod();
-                self.read_value()
-            }
+        // The common case first: every sample after the second.
+        let ok = if self.read >= 2 {
+            self.read_dod();
+            self.read_value()
+        } else if self.read == 0 {
+            self.read_first()
+        } else {
+            self.read_second()
         };
         if ok {
             self.read += 1;
@@ -295,12 +286,25 @@ impl<'a> XorIterator<'a> {
         ok
     }
 
+    #[cold]
+    fn read_second(&mut self) -> bool {
+        match read_uvarint(&mut self.r) {
+            Some(d) => {
+                self.t_delta = d as i64;
+                self.t = self.t.wrapping_add(d as i64);
+                self.read_value()
+            }
+            None => false,
+        }
+    }
+
     /// The sample at the cursor (after a successful [`XorIterator::advance`]).
     #[inline]
     pub fn at(&self) -> Sample {
         Sample { t_ms: self.t, value: f64::from_bits(self.v_bits) }
     }
 
+    #[cold]
     fn read_first(&mut self) -> bool {
         let Some(t) = read_varint(&mut self.r) else { return false };
         self.t = t;
@@ -356,7 +360,7 @@ impl<'a> XorIterator<'a> {
                 (w << 2) >> (64 - sig)
             } else {
                 self.r.skip(2);
-                self.r.read_bits_wide(sig)
+                self.read_payload(sig)
             };
             self.v_bits ^= bits << self.trailing;
             return true;
@@ -376,12 +380,20 @@ impl<'a> XorIterator<'a> {
             (w << 13) >> (64 - sig)
         } else {
             self.r.skip(13);
-            self.r.read_bits_wide(sig)
+            self.read_payload(sig)
         };
         self.leading = lead as u8;
         self.trailing = trail as u8;
         self.v_bits ^= if trail == 64 { 0 } else { bits << trail };
         true
+    }
+}
+
+impl XorIterator<'_> {
+    /// Reads a value payload of `sig` bits (1..=64); one load below 58 bits.
+    #[inline]
+    fn read_payload(&mut self, sig: u32) -> u64 {
+        if sig <= 57 { self.r.read_bits(sig) } else { self.r.read_bits_wide(sig) }
     }
 }
 
