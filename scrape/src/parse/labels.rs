@@ -103,49 +103,41 @@ impl LabelBuf {
 
     /// Appends `raw` (a quoted string's content) to the text, unescaping
     /// `\\`, `\"` and `\n`; other backslashes stay literal, as in Prometheus.
-    fn push_unescaped(&mut self, raw: &[u8]) -> Result<(), ParseError> {
-        let s = std::str::from_utf8(raw)
-            .map_err(|_| ParseError::new(0, "invalid UTF-8 in label".to_owned()))?;
-        if !s.contains('\\') {
-            self.text.push_str(s);
-            return Ok(());
-        }
-        let mut chars = s.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '\\' {
-                match chars.peek() {
-                    Some('\\') => self.text.push('\\'),
-                    Some('"') => self.text.push('"'),
-                    Some('n') => self.text.push('\n'),
-                    _ => {
-                        self.text.push('\\');
-                        continue;
-                    }
+    fn push_unescaped(&mut self, raw: &str) {
+        let mut rest = raw;
+        while let Some(i) = rest.find('\\') {
+            self.text.push_str(&rest[..i]);
+            let decoded = match rest.as_bytes().get(i + 1) {
+                Some(b'\\') => Some('\\'),
+                Some(b'"') => Some('"'),
+                Some(b'n') => Some('\n'),
+                _ => None,
+            };
+            match decoded {
+                Some(c) => {
+                    self.text.push(c);
+                    rest = &rest[i + 2..];
                 }
-                chars.next();
-            } else {
-                self.text.push(c);
+                None => {
+                    self.text.push('\\');
+                    rest = &rest[i + 1..];
+                }
             }
         }
-        Ok(())
+        self.text.push_str(rest);
     }
 
-    /// Pushes a name/value pair whose parts are raw body bytes.
-    fn push_raw(&mut self, name: &[u8], name_quoted: bool, value: &[u8]) -> Result<(), ParseError> {
+    /// Pushes a pair; `name` is unescaped when it was quoted, `value` always.
+    fn push_pair(&mut self, name: &str, name_quoted: bool, value: &str) {
         let start = self.text.len() as u32;
         if name_quoted {
-            self.push_unescaped(name)?;
+            self.push_unescaped(name);
         } else {
-            // Unquoted names are ASCII by construction.
-            self.text.push_str(
-                std::str::from_utf8(name)
-                    .map_err(|_| ParseError::new(0, "invalid UTF-8 in label".to_owned()))?,
-            );
+            self.text.push_str(name);
         }
         let mid = self.text.len() as u32;
-        self.push_unescaped(value)?;
+        self.push_unescaped(value);
         self.spans.push((start, mid, self.text.len() as u32));
-        Ok(())
     }
 }
 
@@ -202,15 +194,14 @@ pub(crate) fn parse_series(
     };
     let found = buf.iter().position(|(n, _)| n == target);
     if let Some(i) = found {
-        let (s, m, e) = buf.spans[i];
+        let (_, m, e) = buf.spans[i];
         // Go's ParseFloat would also take hex floats here; exporters never
         // write them in `le` or `quantile`.
         if let Some(v) = parse_float(&buf.text.as_bytes()[m as usize..e as usize]) {
             // Appending the new value and repointing the span keeps every
             // other span valid; the old bytes are just unused.
             let name_start = buf.text.len() as u32;
-            let name = buf.text[s as usize..m as usize].to_owned();
-            buf.text.push_str(&name);
+            buf.text.push_str(target);
             let mid = buf.text.len() as u32;
             format_openmetrics_float(v, &mut buf.text);
             buf.spans[i] = (name_start, mid, buf.text.len() as u32);
@@ -219,16 +210,21 @@ pub(crate) fn parse_series(
     Ok(())
 }
 
+/// The series is validated as UTF-8 once; every later slice boundary is an
+/// ASCII delimiter, so slicing the `&str` never splits a character.
 fn parse_series_raw(series: &[u8], buf: &mut LabelBuf) -> Result<(), ParseError> {
-    let n = metric_name_len(series);
+    let series = std::str::from_utf8(series)
+        .map_err(|_| ParseError::new(0, "invalid UTF-8 in series".to_owned()))?;
+    let bytes = series.as_bytes();
+    let n = metric_name_len(bytes);
     if n > 0 {
-        buf.push_raw(METRIC_NAME.as_bytes(), false, &series[..n])?;
+        buf.push_pair(METRIC_NAME, false, &series[..n]);
     }
-    let i = skip_ws(series, n);
-    if i == series.len() {
+    let i = skip_ws(bytes, n);
+    if i == bytes.len() {
         return if n > 0 { Ok(()) } else { Err(malformed("no metric name")) };
     }
-    if series[i] != b'{' || series.last() != Some(&b'}') {
+    if bytes[i] != b'{' || bytes.last() != Some(&b'}') {
         return Err(malformed("expected label set"));
     }
     parse_pairs(&series[i + 1..series.len() - 1], buf, n == 0)
@@ -236,36 +232,35 @@ fn parse_series_raw(series: &[u8], buf: &mut LabelBuf) -> Result<(), ParseError>
 
 /// Decodes the inside of a label set (between the braces) into `buf`.
 pub(crate) fn parse_label_pairs(inner: &[u8], buf: &mut LabelBuf) -> Result<(), ParseError> {
+    let inner = std::str::from_utf8(inner)
+        .map_err(|_| ParseError::new(0, "invalid UTF-8 in labels".to_owned()))?;
     parse_pairs(inner, buf, false)
 }
 
 /// The comma-separated pairs of a label set. With `allow_name`, one bare
 /// quoted string is the metric name (Prometheus 3's UTF-8 syntax).
-fn parse_pairs(s: &[u8], buf: &mut LabelBuf, allow_name: bool) -> Result<(), ParseError> {
+fn parse_pairs(text: &str, buf: &mut LabelBuf, allow_name: bool) -> Result<(), ParseError> {
+    let s = text.as_bytes();
     let mut i = skip_ws(s, 0);
     while i < s.len() {
         let (name, quoted, after) = if s[i] == b'"' {
             let q = quoted_len(&s[i..], true)
                 .map(|(l, _)| l)
                 .ok_or_else(|| malformed("unterminated quoted name"))?;
-            (&s[i + 1..i + q - 1], true, i + q)
+            (&text[i + 1..i + q - 1], true, i + q)
         } else {
             let l = label_name_len(&s[i..]);
             if l == 0 {
                 return Err(malformed("invalid label name"));
             }
-            (&s[i..i + l], false, i + l)
+            (&text[i..i + l], false, i + l)
         };
         i = skip_ws(s, after);
         if quoted && (i == s.len() || s[i] == b',') {
             if !allow_name || buf.metric_name().is_some() {
                 return Err(malformed("metric name given twice"));
             }
-            let start = buf.text.len() as u32;
-            buf.text.push_str(METRIC_NAME);
-            let mid = buf.text.len() as u32;
-            buf.push_unescaped(name)?;
-            buf.spans.push((start, mid, buf.text.len() as u32));
+            buf.push_pair(METRIC_NAME, false, name);
         } else {
             if s.get(i) != Some(&b'=') {
                 return Err(malformed("expected '='"));
@@ -274,7 +269,7 @@ fn parse_pairs(s: &[u8], buf: &mut LabelBuf, allow_name: bool) -> Result<(), Par
             let q = quoted_len(&s[i..], true)
                 .map(|(l, _)| l)
                 .ok_or_else(|| malformed("expected quoted label value"))?;
-            buf.push_raw(name, quoted, &s[i + 1..i + q - 1])?;
+            buf.push_pair(name, quoted, &text[i + 1..i + q - 1]);
             i = skip_ws(s, i + q);
         }
         // The text format allows a missing comma between pairs; the
