@@ -380,3 +380,51 @@ pub fn parser_for_with<'a>(
         Format::Protobuf => Err(ParseError::UnsupportedContentType(content_type.to_owned())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_type_routes_to_parsers_and_fallback_applies() {
+        let p = parser_for("text/plain; version=0.0.4", b"up 1\n").unwrap();
+        assert_eq!(p.format(), Format::PrometheusText);
+        let p = parser_for("application/openmetrics-text; version=1.0.0", b"# EOF\n").unwrap();
+        assert_eq!(p.format(), Format::OpenMetrics);
+        assert!(matches!(parser_for("", b"up 1\n"), Err(ParseError::UnsupportedContentType(_))));
+        assert!(matches!(
+            parser_for("text/html", b"up 1\n"),
+            Err(ParseError::UnsupportedContentType(_))
+        ));
+        let options =
+            ParseOptions { fallback: Some(Format::PrometheusText), ..ParseOptions::default() };
+        let mut p = parser_for_with("", b"up 1\n", options).unwrap();
+        assert!(matches!(p.next_entry(), Ok(Some(Entry::Sample(_)))));
+        let strict = ParseOptions { validation: Validation::Strict, ..ParseOptions::default() };
+        let mut p = parser_for_with("text/plain", b"up 1", strict).unwrap();
+        assert!(p.next_entry().is_ok_and(|e| e.is_some()));
+        assert!(p.next_entry().is_err(), "strict text needs a final newline");
+    }
+
+    #[test]
+    fn family_matching_uses_type_suffixes() {
+        let family = FamilyInfo {
+            name: b"http",
+            metric_type: MetricType::Histogram,
+            ..FamilyInfo::default()
+        };
+        assert_eq!(family.for_metric(b"http_bucket").metric_type, MetricType::Histogram);
+        assert_eq!(family.for_metric(b"http").metric_type, MetricType::Histogram);
+        assert_eq!(family.for_metric(b"http_requests"), FamilyInfo::default());
+        assert_eq!(FamilyInfo::default().for_metric(b"x"), FamilyInfo::default());
+    }
+
+    #[test]
+    fn errors_carry_lines() {
+        let e = ParseError::new(3, "bad".into());
+        assert_eq!(e.to_string(), "line 3: bad");
+        assert_eq!(e.line(), Some(3));
+        assert_eq!(ParseError::new(0, "x".into()).at_line(7).line(), Some(7));
+        assert_eq!(ParseError::Gzip("x".into()).line(), None);
+    }
+}

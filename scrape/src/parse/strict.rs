@@ -368,3 +368,61 @@ fn check_group(family: &Family, group: &Group) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::parse::{ExpositionParser, OpenMetricsParser, ParseError, Validation};
+
+    fn strict(body: &str) -> Result<usize, ParseError> {
+        let mut p = OpenMetricsParser::with_validation(body.as_bytes(), Validation::Strict);
+        let mut n = 0;
+        while p.next_entry()?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn rejects(body: &str, why: &str) {
+        let err = strict(body).expect_err(body);
+        assert!(err.to_string().contains(why), "{body:?}: {err}");
+    }
+
+    #[test]
+    fn accepts_well_formed_families() {
+        let body = "# TYPE h_seconds histogram\n# UNIT h_seconds seconds\nh_seconds_bucket{a=\"1\",le=\"0.5\"} 1 # {t=\"x\"} 0.2\nh_seconds_bucket{a=\"1\",le=\"+Inf\"} 2\nh_seconds_sum{a=\"1\"} 3\nh_seconds_count{a=\"1\"} 2\nh_seconds_bucket{a=\"2\",le=\"+Inf\"} 0\n# TYPE c counter\nc_total 1 1\nc_total 2 2\nc_created 0\n# TYPE s stateset\ns{s=\"on\"} 1\n# TYPE i info\ni_info{v=\"1\"} 1\n# TYPE q summary\nq{quantile=\"0.5\"} 1\nq_sum 1\nq_count 1\n# EOF\n";
+        assert_eq!(strict(body).unwrap(), 19);
+    }
+
+    #[test]
+    fn rejects_semantic_violations() {
+        rejects("# TYPE a counter\n# TYPE a counter\n# EOF\n", "second TYPE");
+        rejects("# TYPE a gauge\na 1\n# HELP a x\n# EOF\n", "after its samples");
+        rejects("# TYPE a_created gauge\n# TYPE a counter\n# EOF\n", "clashes");
+        rejects(
+            "# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\n# TYPE a gauge\n# EOF\n",
+            "not contiguous",
+        );
+        rejects("# TYPE a counter\na_total -1\n# EOF\n", "negative");
+        rejects(
+            "# TYPE a histogram\na_bucket{le=\"2\"} 0\na_bucket{le=\"1\"} 0\n# EOF\n",
+            "increasing le",
+        );
+        rejects("# TYPE a histogram\na_bucket{le=\"1\"} 0\n# EOF\n", "+Inf");
+        rejects(
+            "# TYPE a histogram\na_bucket{le=\"+Inf\"} 1\na_count 2\na_sum 1\n# EOF\n",
+            "must equal",
+        );
+        rejects("# TYPE a histogram\na_sum 1\n# EOF\n", "needs buckets");
+        rejects("# TYPE a summary\na{quantile=\"1.5\"} 0\n# EOF\n", "invalid quantile");
+        rejects("# TYPE a stateset\na{b=\"x\"} 1\n# EOF\n", "needs a \"a\" label");
+        rejects("# TYPE a info\na_info 2\n# EOF\n", "must be 1");
+        rejects("# TYPE a gauge\na 1 # {x=\"y\"} 1\n# EOF\n", "exemplars are only allowed");
+        rejects("# TYPE a gauge\na 0 2\na 0 1\n# EOF\n", "backwards");
+        rejects(
+            "# TYPE a gauge\na{x=\"1\"} 0\na{x=\"2\"} 0\na{x=\"1\"} 0\n# EOF\n",
+            "not contiguous",
+        );
+        rejects("a{x=\"1\",} 0\n# EOF\n", "trailing comma");
+        rejects("# TYPE a_u info\n# UNIT a_u u\n# EOF\n", "cannot have a unit");
+    }
+}
