@@ -419,6 +419,14 @@ pub struct OAuth2 {
     /// Proxy for the token endpoint.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub proxy_url: String,
+    /// Hosts that bypass the proxy.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub no_proxy: String,
+    /// Take the proxy from the environment.
+    pub proxy_from_environment: bool,
+    /// Headers sent to the proxy on CONNECT.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub proxy_connect_header: BTreeMap<String, Vec<Secret>>,
 }
 
 /// HTTP client settings, as they appear inline in scrape configs, service
@@ -665,6 +673,9 @@ pub struct KubernetesSdConfig {
     /// `proxy_connect_header`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub proxy_connect_header: std::collections::BTreeMap<String, Vec<Secret>>,
+    /// `http_headers` (kept as written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_headers: Option<serde_yaml::Value>,
     /// `follow_redirects`.
     #[serde(default = "default_true")]
     pub follow_redirects: bool,

@@ -254,6 +254,8 @@ pub struct GlobalConfig {
     /// Ingest native histograms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scrape_native_histograms: Option<bool>,
+    /// Also report Prometheus' extra per-scrape series.
+    pub extra_scrape_metrics: bool,
 }
 
 impl Default for GlobalConfig {
@@ -279,6 +281,7 @@ impl Default for GlobalConfig {
             always_scrape_classic_histograms: false,
             convert_classic_histograms_to_nhcb: false,
             scrape_native_histograms: None,
+            extra_scrape_metrics: false,
         }
     }
 }
@@ -396,6 +399,10 @@ pub struct ScrapeConfig {
     /// Ingest native histograms; inherits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrape_native_histograms: Option<bool>,
+    /// Report the extra per-scrape series (`scrape_timeout_seconds`,
+    /// `scrape_sample_limit`, `scrape_body_size_bytes`); inherits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_scrape_metrics: Option<bool>,
 
     /// `basic_auth`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

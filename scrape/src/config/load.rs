@@ -397,6 +397,7 @@ pub(super) fn validate_scrape_config(c: &mut ScrapeConfig, g: &GlobalConfig) -> 
     if c.scrape_native_histograms.is_none() {
         c.scrape_native_histograms = g.scrape_native_histograms;
     }
+    c.extra_scrape_metrics.get_or_insert(g.extra_scrape_metrics);
     if !c.metrics_path.starts_with('/') {
         return Err(format!("metrics_path {:?} must start with /", c.metrics_path));
     }

@@ -27,7 +27,7 @@ fn empty_config_has_prometheus_defaults() {
 #[test]
 fn scrape_config_defaults_and_inheritance() {
     let c = load(
-        "global:\n  scrape_interval: 15s\n  sample_limit: 100\n  body_size_limit: 10MB\n  external_labels: {dc: eu1}\n\
+        "global:\n  scrape_interval: 15s\n  sample_limit: 100\n  body_size_limit: 10MB\n  external_labels: {dc: eu1}\n  extra_scrape_metrics: true\n\
          scrape_configs:\n  - job_name: node\n    static_configs: [{targets: ['localhost:9100']}]\n\
          \x20 - job_name: slow\n    scrape_interval: 5m\n    sample_limit: 5\n\
          \x20 - job_name: fast\n    scrape_interval: 5s\n",
@@ -47,6 +47,7 @@ fn scrape_config_defaults_and_inheritance() {
     assert_eq!(node.name_validation(), NameValidationScheme::Utf8);
     assert_eq!(node.metric_name_escaping_scheme, Some(EscapingScheme::AllowUtf8));
     assert_eq!(node.static_configs[0].targets, vec!["localhost:9100"]);
+    assert_eq!(node.extra_scrape_metrics, Some(true), "inherited from global");
     let slow = c.scrape_config("slow").expect("slow job");
     assert_eq!(slow.scrape_interval, Duration::from_secs(300));
     assert_eq!(slow.sample_limit, 5);
