@@ -74,6 +74,8 @@ pub struct HeadStats {
     pub min_t_ms: Option<i64>,
     /// Newest sample time, `None` while empty (`prometheus_tsdb_head_max_time`).
     pub max_t_ms: Option<i64>,
+    /// Chunks in the head now, open and cut (`prometheus_tsdb_head_chunks`).
+    pub num_chunks: u64,
     /// Chunks cut to head chunk files since start (`prometheus_tsdb_head_chunks_created_total`).
     pub chunks_created: u64,
     /// Samples committed (`prometheus_tsdb_head_samples_appended_total`).
@@ -97,6 +99,7 @@ pub struct Head {
     min_t: AtomicI64,
     max_t: AtomicI64,
     next_batch_id: AtomicU64,
+    live_chunks: AtomicU64,
     chunks_created: AtomicU64,
     samples_appended: AtomicU64,
     out_of_order_at_commit: AtomicU64,
@@ -115,6 +118,7 @@ impl Head {
             min_t: AtomicI64::new(i64::MAX),
             max_t: AtomicI64::new(i64::MIN),
             next_batch_id: AtomicU64::new(1),
+            live_chunks: AtomicU64::new(0),
             chunks_created: AtomicU64::new(0),
             samples_appended: AtomicU64::new(0),
             out_of_order_at_commit: AtomicU64::new(0),
@@ -147,6 +151,7 @@ impl Head {
             num_series: self.series.len() as u64,
             min_t_ms: range.map(|r| r.0),
             max_t_ms: range.map(|r| r.1),
+            num_chunks: self.live_chunks.load(Ordering::Relaxed),
             chunks_created: self.chunks_created.load(Ordering::Relaxed),
             samples_appended: self.samples_appended.load(Ordering::Relaxed),
             out_of_order_at_commit: self.out_of_order_at_commit.load(Ordering::Relaxed),
@@ -191,9 +196,11 @@ impl Head {
         if n == 0 {
             st.head_min_t = t_ms;
             st.head_cut_t = self.cut_time_after(t_ms);
+            self.live_chunks.fetch_add(1, Ordering::Relaxed);
         } else if n >= self.opts.samples_per_chunk || t_ms >= st.head_cut_t {
             self.cut_chunk(series, st);
             if st.head.num_samples() == 0 {
+                self.live_chunks.fetch_add(1, Ordering::Relaxed);
                 st.head_min_t = t_ms;
                 st.head_cut_t = self.cut_time_after(t_ms);
             } else if st.head.num_samples() == u16::MAX {
@@ -291,16 +298,21 @@ impl Head {
     /// their series has nothing at or after `min_t_ms`.
     pub fn truncate_before(&self, min_t_ms: i64) -> std::io::Result<()> {
         let mut gone = Vec::new();
+        let mut dropped_chunks = 0u64;
         for series in self.series.all() {
             let mut st = series.state.lock();
+            let before = st.mapped.len();
             st.mapped.retain(|c| c.max_t_ms >= min_t_ms);
+            dropped_chunks += (before - st.mapped.len()) as u64;
             let empty = st.mapped.is_empty() && st.head.num_samples() == 0;
             let stale =
                 st.mapped.is_empty() && st.head.num_samples() > 0 && st.head.last_t() < min_t_ms;
             if (empty || stale) && st.batch_id == 0 {
+                dropped_chunks += u64::from(stale);
                 gone.push(Arc::clone(&series));
             }
         }
+        self.live_chunks.fetch_sub(dropped_chunks, Ordering::Relaxed);
         for series in &gone {
             if series.logged.load(Ordering::Acquire) {
                 self.index.write().remove(series.series_ref.0, &series.labels);
@@ -331,5 +343,54 @@ impl Head {
     /// measurement cross-checks.
     pub fn postings_heap_bytes(&self) -> usize {
         self.index.read().postings_heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Matcher;
+    use crate::query::Querier;
+
+    #[test]
+    fn truncation_drops_old_chunks_and_emptied_series() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = HeadOptions {
+            samples_per_chunk: 10,
+            chunk_range_ms: 1_000_000,
+            chunk_segment_bytes: 512,
+        };
+        let head = Head::open(dir.path(), opts).unwrap();
+        let old = Labels::new([("__name__", "old")]);
+        let live = Labels::new([("__name__", "live")]);
+        let mut app = head.appender();
+        for t in 0..50 {
+            app.append(None, &old, t, t as f64).unwrap();
+            app.append(None, &live, t, t as f64).unwrap();
+        }
+        app.commit_with(|_, _| Ok(())).unwrap();
+        let mut app = head.appender();
+        for t in 50..100 {
+            app.append(None, &live, t, 1.0).unwrap();
+        }
+        app.commit_with(|_, _| Ok(())).unwrap();
+        let before = head.stats();
+        assert_eq!(before.num_series, 2);
+        assert_eq!(before.num_chunks, 5 + 10);
+        assert_eq!((before.min_t_ms, before.max_t_ms), (Some(0), Some(99)));
+
+        head.truncate_before(60).unwrap();
+        let after = head.stats();
+        assert_eq!(after.num_series, 1);
+        // Chunks of `live` ending before 60 are gone: 60-69, 70-79, 80-89 and
+        // the open 90-99 are left.
+        assert_eq!(after.num_chunks, 4);
+        assert_eq!(after.min_t_ms, Some(60));
+        let q = HeadQuerier::new(&head, 0, 1000);
+        assert!(q.select(&[Matcher::equal("__name__", "old")], None).unwrap().is_empty());
+        assert_eq!(q.label_values("__name__", &[]).unwrap(), ["live"]);
+        let (labels, chunks) = head.series_chunks(SeriesRef(2), 0, 1000).unwrap().unwrap();
+        assert_eq!(labels, live);
+        assert_eq!(chunks.iter().map(|c| c.min_t_ms).collect::<Vec<_>>(), [60, 70, 80, 90]);
     }
 }
