@@ -475,7 +475,8 @@ pub fn validate_http_client(
     }
     if basic_auth.is_some() && (has_bearer || !bearer_token_file.is_empty()) {
         return Err(
-            "at most one of basic_auth, bearer_token & bearer_token_file must be configured".into(),
+            "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"
+                .into(),
         );
     }
     if let Some(b) = basic_auth {
@@ -702,16 +703,36 @@ impl KubernetesSdConfig {
         if !self.api_server.is_empty() && !self.kubeconfig_file.is_empty() {
             return Err("cannot use 'kubeconfig_file' and 'api_server' simultaneously".into());
         }
-        let has_auth =
-            self.basic_auth.is_some() || self.authorization.is_some() || self.oauth2.is_some();
-        if self.api_server.is_empty() && has_auth {
+        // Anything that differs from the default HTTP client settings.
+        let custom_http = self.basic_auth.is_some()
+            || self.authorization.is_some()
+            || self.oauth2.is_some()
+            || self.tls_config != TlsConfig::default()
+            || !self.proxy_url.is_empty()
+            || !self.no_proxy.is_empty()
+            || self.proxy_from_environment
+            || !self.proxy_connect_header.is_empty()
+            || self.http_headers.is_some()
+            || !self.follow_redirects
+            || !self.enable_http2;
+        if !self.kubeconfig_file.is_empty() && custom_http {
+            return Err(
+                "cannot use a custom HTTP client configuration together with 'kubeconfig_file'"
+                    .into(),
+            );
+        }
+        if self.api_server.is_empty() && custom_http {
             return Err("to use custom HTTP client configuration please provide the 'api_server' URL explicitly"
                 .into());
         }
-        if !self.kubeconfig_file.is_empty() && has_auth {
+        if !self.api_server.is_empty() && self.namespaces.own_namespace {
             return Err(
-                "cannot use custom HTTP client configuration together with 'kubeconfig_file'"
-                    .into(),
+                "cannot use 'api_server' and 'namespaces.own_namespace' simultaneously".into()
+            );
+        }
+        if !self.kubeconfig_file.is_empty() && self.namespaces.own_namespace {
+            return Err(
+                "cannot use 'kubeconfig_file' and 'namespaces.own_namespace' simultaneously".into(),
             );
         }
         if !self.api_server.is_empty() && !self.api_server.contains("://") {
@@ -744,10 +765,9 @@ impl KubernetesSdConfig {
                     names.join(", ")
                 ));
             }
-            validate_selector(&sel.label)
+            validate_label_selector(&sel.label)
                 .map_err(|e| format!("invalid label selector {:?}: {e}", sel.label))?;
-            validate_selector(&sel.field)
-                .map_err(|e| format!("invalid field selector {:?}: {e}", sel.field))?;
+            validate_field_selector(&sel.field)?;
         }
         Ok(())
     }
@@ -768,10 +788,27 @@ impl KubernetesSdConfig {
     }
 }
 
-/// A light syntax check of a Kubernetes selector: comma-separated
+/// A field selector: comma-separated `key=v`, `key==v` or `key!=v`
+/// (Kubernetes' `fields.ParseSelector`; no existence or set tests).
+fn validate_field_selector(s: &str) -> Result<(), String> {
+    if s.trim().is_empty() {
+        return Ok(());
+    }
+    for part in s.split(',') {
+        let ok = ["!=", "==", "="]
+            .iter()
+            .any(|op| part.split_once(op).is_some_and(|(k, _)| !k.trim().is_empty()));
+        if !ok {
+            return Err(format!("invalid selector: '{s}'; can't understand '{part}'"));
+        }
+    }
+    Ok(())
+}
+
+/// A light syntax check of a Kubernetes label selector: comma-separated
 /// requirements, each `key`, `!key`, `key=v`, `key==v`, `key!=v` or
 /// `key in (a,b)` / `key notin (a,b)`.
-fn validate_selector(s: &str) -> Result<(), String> {
+fn validate_label_selector(s: &str) -> Result<(), String> {
     if s.trim().is_empty() {
         return Ok(());
     }
@@ -926,7 +963,7 @@ mod tests {
         let c = k8s(r#"
 role: endpoints
 api_server: https://k8s.example:6443
-namespaces: {names: [default, monitoring], own_namespace: true}
+namespaces: {names: [default, monitoring], own_namespace: false}
 selectors:
   - {role: pod, label: "app=web,tier in (a,b)"}
   - {role: service, field: "metadata.name!=x"}
@@ -941,9 +978,12 @@ enable_http2: false
         assert_eq!(c.role, KubernetesRole::Endpoints);
         assert_eq!(c.namespaces.names, vec!["default", "monitoring"]);
         assert!(
-            c.namespaces.own_namespace && c.attach_metadata.node && c.attach_metadata.namespace
+            !c.namespaces.own_namespace && c.attach_metadata.node && c.attach_metadata.namespace
         );
         assert_eq!(c.selectors.len(), 2);
+        let in_cluster =
+            k8s("role: pod\nnamespaces: {own_namespace: true}").expect("valid in-cluster");
+        assert!(in_cluster.namespaces.own_namespace);
         let auth = c.authorization.as_ref().expect("bearer token folded into authorization");
         assert_eq!(auth.credentials_file, "/var/run/token");
         assert_eq!(c.tls_config.min_version, Some(TlsVersion::Tls12));
@@ -961,6 +1001,23 @@ enable_http2: false
             ("role: pod\nselectors: [{role: node}]", "pod role supports only pod selectors"),
             ("role: endpoints\nselectors: [{role: pod}, {role: pod}]", "duplicated selector role"),
             ("role: pod\nselectors: [{role: pod, label: 'a=b,'}]", "invalid label selector"),
+            (
+                "role: pod\nselectors: [{role: pod, field: 'metadata.status-Running'}]",
+                "invalid selector: 'metadata.status-Running'; can't understand 'metadata.status-Running'",
+            ),
+            (
+                "role: pod\nkubeconfig_file: /k\nnamespaces: {own_namespace: true}",
+                "'namespaces.own_namespace'",
+            ),
+            (
+                "role: pod\napi_server: http://a\nnamespaces: {own_namespace: true}",
+                "'namespaces.own_namespace'",
+            ),
+            (
+                "role: pod\nkubeconfig_file: /k\ntls_config: {insecure_skip_verify: true}",
+                "a custom HTTP client",
+            ),
+            ("role: pod\nfollow_redirects: false", "provide the 'api_server' URL"),
             (
                 "role: pod\napi_server: http://a\nbearer_token: x\nbearer_token_file: y",
                 "at most one",

@@ -130,6 +130,12 @@ pub(super) fn load(text: &str, path: Option<&Path>) -> Result<Config, ConfigErro
         }
     }
 
+    if let Some(tracing) = &cfg.tracing
+        && !tracing.is_null()
+        && !matches!(tracing.get("endpoint"), Some(serde_yaml::Value::String(e)) if !e.is_empty())
+    {
+        return Err(invalid("tracing endpoint must be set".into()));
+    }
     validate_remote(&cfg.remote_write, "remote_write").map_err(invalid)?;
     validate_remote(&cfg.remote_read, "remote_read").map_err(invalid)?;
     for (present, what) in [
@@ -227,16 +233,67 @@ fn apply_global_defaults(g: &mut GlobalConfig) -> Result<(), String> {
         None => g.scrape_protocols = Some(DEFAULT_SCRAPE_PROTOCOLS.to_vec()),
         Some(p) => validate_protocols(p)?,
     }
-    for name in g.external_labels.keys() {
+    for (name, value) in g.external_labels.iter_mut() {
         if !g.metric_name_validation_scheme.is_valid_label_name(name) {
             return Err(format!("{name:?} is not a valid label name"));
         }
+        // Prometheus 3 always expands environment variables here.
+        *value = expand_env(value, |var| std::env::var(var).ok());
     }
     if g.metric_name_escaping_scheme.is_none() {
         g.metric_name_escaping_scheme = Some(default_escaping(g.metric_name_validation_scheme));
     }
     check_escaping(g.metric_name_validation_scheme, g.metric_name_escaping_scheme)?;
     Ok(())
+}
+
+/// Go's `os.Expand` with Prometheus' mapping: `$NAME` and `${NAME}` become
+/// the variable's value (empty when unset), `$$` a literal `$`, a `$` not
+/// followed by a name stays, and malformed `${` or `${}` are dropped.
+pub(super) fn expand_env(s: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    let b = s.as_bytes();
+    let special =
+        |c: u8| matches!(c, b'*' | b'#' | b'$' | b'@' | b'!' | b'?' | b'-') || c.is_ascii_digit();
+    let alnum = |c: u8| c == b'_' || c.is_ascii_alphanumeric();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    let mut j = 0;
+    while j < b.len() {
+        if b[j] == b'$' && j + 1 < b.len() {
+            out.push_str(&s[i..j]);
+            let rest = &b[j + 1..];
+            // (name range within `s`, bytes consumed after the `$`)
+            let (name, width): (Option<(usize, usize)>, usize) = if rest[0] == b'{' {
+                if rest.len() > 2 && special(rest[1]) && rest[2] == b'}' {
+                    (Some((j + 2, j + 3)), 3)
+                } else {
+                    match rest.iter().skip(1).position(|&c| c == b'}') {
+                        Some(0) => (None, 2),
+                        Some(k) => (Some((j + 2, j + 2 + k)), k + 2),
+                        None => (None, 1),
+                    }
+                }
+            } else if special(rest[0]) {
+                (Some((j + 1, j + 2)), 1)
+            } else {
+                let n = rest.iter().take_while(|&&c| alnum(c)).count();
+                if n == 0 { (None, 0) } else { (Some((j + 1, j + 1 + n)), n) }
+            };
+            match name {
+                Some((a, z)) if &s[a..z] == "$" => out.push('$'),
+                Some((a, z)) => out.push_str(&lookup(&s[a..z]).unwrap_or_default()),
+                // Valid syntax without a name: keep the dollar.
+                None if width == 0 => out.push('$'),
+                // Malformed: the characters are dropped.
+                None => {}
+            }
+            j += width;
+            i = j + 1;
+        }
+        j += 1;
+    }
+    out.push_str(&s[i.min(s.len())..]);
+    out
 }
 
 fn default_escaping(scheme: NameValidationScheme) -> EscapingScheme {
@@ -486,10 +543,11 @@ fn validate_alertmanager(
 /// `remote_write` / `remote_read` are kept as written; check what
 /// Prometheus checks first: a mapping with a `url`, and unique names.
 fn validate_remote(entries: &[serde_yaml::Value], section: &str) -> Result<(), String> {
+    let words = section.replace('_', " ");
     let mut names = HashSet::new();
     for e in entries {
         let serde_yaml::Value::Mapping(m) = e else {
-            return Err(format!("{section} entries must be mappings"));
+            return Err(format!("empty or null {words} config section"));
         };
         match m.get("url") {
             Some(serde_yaml::Value::String(u)) if !u.is_empty() => {
@@ -503,7 +561,8 @@ fn validate_remote(entries: &[serde_yaml::Value], section: &str) -> Result<(), S
             && !n.is_empty()
             && !names.insert(n.clone())
         {
-            return Err(format!("found multiple {section} configs with name {n:?}"));
+            // Prometheus' wording, "job name" included.
+            return Err(format!("found multiple {words} configs with job name {n:?}"));
         }
     }
     Ok(())

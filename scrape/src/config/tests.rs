@@ -340,6 +340,16 @@ runtime: {gogc: 75}
     }
     let e = load_err("remote_write:\n  - queue_config: {}\n");
     assert!(e.to_string().contains("url for remote_write is empty"), "{e}");
+    let e =
+        load_err("remote_write:\n  - {url: 'http://a', name: q}\n  - {url: 'http://b', name: q}\n");
+    assert!(
+        e.to_string().contains("found multiple remote write configs with job name \"q\""),
+        "{e}"
+    );
+    let e = load_err("remote_read:\n  - null\n");
+    assert!(e.to_string().contains("empty or null remote read config section"), "{e}");
+    let e = load_err("tracing: {client_type: grpc}\n");
+    assert!(e.to_string().contains("tracing endpoint must be set"), "{e}");
     let e = load_err("rule_files: ['*/x.yml']\n");
     assert!(e.to_string().contains("invalid rule file path"), "{e}");
     let e = load_err("alerting:\n  alertmanagers:\n    - api_version: v1\n");
@@ -413,4 +423,34 @@ fn scrape_config_files_and_relative_paths() {
 
     let e = Config::load_file(dir.path().join("missing.yml")).expect_err("missing file");
     assert!(matches!(e, ConfigError::Io { .. }), "{e}");
+}
+
+#[test]
+fn external_labels_expand_environment_variables_like_go() {
+    let env = |name: &str| match name {
+        "TEST" => Some("TestValue".to_owned()),
+        "1" => Some("one".to_owned()),
+        _ => None,
+    };
+    let cases = [
+        ("foo${TEST}bar", "fooTestValuebar"),
+        ("$TEST", "TestValue"),
+        ("foo$$bar", "foo$bar"),
+        ("foo$${TEST}", "foo${TEST}"),
+        ("$UNSET-x", "-x"),
+        ("a$", "a$"),
+        ("a$-b", "ab"),
+        ("a${}b", "ab"),
+        ("a${b", "ab"),
+        ("$1x", "onex"),
+        ("${TEST}${TEST}", "TestValueTestValue"),
+        ("no dollars", "no dollars"),
+        ("a $ b", "a $ b"),
+    ];
+    for (input, want) in cases {
+        assert_eq!(load::expand_env(input, env), want, "{input:?}");
+    }
+    let c = load("global:\n  external_labels: {plain: x, escaped: 'a$$b'}\n");
+    assert_eq!(c.global.external_labels["plain"], "x");
+    assert_eq!(c.global.external_labels["escaped"], "a$b");
 }
