@@ -473,6 +473,11 @@ fn apply(rule: &RelabelConfig, lb: &mut LabelsBuilder, val: &mut String) -> bool
         Action::DropEqual => return lb.get(&rule.target_label).unwrap_or("") != val,
         Action::KeepEqual => return lb.get(&rule.target_label).unwrap_or("") == val,
         Action::Replace => replace(rule, lb, val),
+        // Validation rejects an empty target label or a zero modulus; rules
+        // built in code without validating are skipped rather than
+        // writing a nameless label or dividing by zero.
+        Action::Lowercase | Action::Uppercase | Action::HashMod if rule.target_label.is_empty() => {
+        }
         Action::Lowercase => {
             lb.set(&rule.target_label, &val.to_lowercase());
         }
@@ -482,8 +487,9 @@ fn apply(rule: &RelabelConfig, lb: &mut LabelsBuilder, val: &mut String) -> bool
         Action::HashMod => {
             let digest = md5::compute(val.as_bytes());
             let tail: [u8; 8] = digest.0[8..].try_into().expect("an MD5 digest has 16 bytes");
-            let m = u64::from_be_bytes(tail) % rule.modulus;
-            lb.set(&rule.target_label, &m.to_string());
+            if let Some(m) = u64::from_be_bytes(tail).checked_rem(rule.modulus) {
+                lb.set(&rule.target_label, &m.to_string());
+            }
         }
         Action::LabelMap => {
             // Collect first, then set: labels added here must not be
@@ -498,7 +504,11 @@ fn apply(rule: &RelabelConfig, lb: &mut LabelsBuilder, val: &mut String) -> bool
                 if let Some(caps) = re.captures(l.name) {
                     let mut new_name = String::new();
                     caps.expand(&rule.replacement, &mut new_name);
-                    adds.push((new_name, l.value.to_owned()));
+                    // An empty expansion (`$1` without a group 1) names no
+                    // label; Prometheus would write a nameless one.
+                    if !new_name.is_empty() {
+                        adds.push((new_name, l.value.to_owned()));
+                    }
                 }
             }
             for (name, value) in adds {

@@ -442,3 +442,79 @@ fn rules_round_trip_through_yaml() {
     let text = serde_yaml::to_string(&r).expect("serializes");
     assert_eq!(rules(&text), r);
 }
+
+#[test]
+fn unvalidated_rules_never_panic_or_write_nameless_labels() {
+    let input = labels(&[("a", "x")]);
+    for action in [Action::HashMod, Action::Lowercase, Action::Uppercase, Action::Replace] {
+        let rule =
+            RelabelConfig { source_labels: vec!["a".into()], action, ..RelabelConfig::default() };
+        assert_eq!(process(&input, &[rule]), Some(input.clone()), "{action}");
+    }
+    let zero = RelabelConfig {
+        source_labels: vec!["a".into()],
+        action: Action::HashMod,
+        target_label: "h".into(),
+        modulus: 0,
+        ..RelabelConfig::default()
+    };
+    assert_eq!(process(&input, &[zero]), Some(input.clone()));
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn name() -> impl Strategy<Value = String> {
+        prop::sample::select(vec!["a", "b", "__name__", "__meta_x", "job", "ü"])
+            .prop_map(str::to_owned)
+    }
+
+    fn rule() -> impl Strategy<Value = RelabelConfig> {
+        let actions = prop::sample::select(vec![
+            Action::Replace,
+            Action::Keep,
+            Action::Drop,
+            Action::KeepEqual,
+            Action::DropEqual,
+            Action::HashMod,
+            Action::LabelMap,
+            Action::LabelDrop,
+            Action::LabelKeep,
+            Action::Lowercase,
+            Action::Uppercase,
+        ]);
+        let regexes = prop::sample::select(vec!["(.*)", "a|b", "(.)(.*)", "x.*", "", "(?P<n>.+)"]);
+        let replacements = prop::sample::select(vec!["$1", "${2}x", "$n", "", "lit", "$$"]);
+        (prop::collection::vec(name(), 0..3), actions, regexes, name(), replacements, 0u64..4)
+            .prop_map(|(source_labels, action, regex, target_label, replacement, modulus)| {
+                RelabelConfig {
+                    source_labels,
+                    action,
+                    regex: Regex::new(regex).expect("valid test regex"),
+                    target_label,
+                    replacement: replacement.to_owned(),
+                    modulus,
+                    ..RelabelConfig::default()
+                }
+            })
+    }
+
+    proptest! {
+        /// Any rules, validated or not, on any labels: no panic, and a
+        /// kept result never holds an empty name or value.
+        #[test]
+        fn process_is_total(
+            pairs in prop::collection::vec((name(), "[a-zé ]{0,4}"), 0..6),
+            rules in prop::collection::vec(rule(), 0..5),
+        ) {
+            let input = Labels::new(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+            if let Some(out) = process(&input, &rules) {
+                for l in out.iter() {
+                    prop_assert!(!l.name.is_empty() && !l.value.is_empty(), "{out:?}");
+                }
+            }
+        }
+    }
+}
