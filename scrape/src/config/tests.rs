@@ -454,3 +454,45 @@ fn external_labels_expand_environment_variables_like_go() {
     assert_eq!(c.global.external_labels["plain"], "x");
     assert_eq!(c.global.external_labels["escaped"], "a$b");
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const BASE: &str = include_str!("../../testdata/kitchen-sink.yml");
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Damaged configurations (lines dropped, duplicated or with a
+        /// character replaced) load or fail with an error; never a panic.
+        #[test]
+        fn damaged_configs_never_panic(
+            edits in prop::collection::vec((0usize..200, 0u8..3, prop::sample::select(vec![':', '-', ' ', '[', '{', '$', '0', 'x', '\t'])), 1..6),
+        ) {
+            let mut lines: Vec<String> = BASE.lines().map(str::to_owned).collect();
+            for (at, kind, ch) in edits {
+                let i = at % lines.len();
+                match kind {
+                    0 => { lines.remove(i); }
+                    1 => { let l = lines[i].clone(); lines.insert(i, l); }
+                    _ => {
+                        let l = &mut lines[i];
+                        if !l.is_empty() {
+                            let pos = (at * 7) % l.len();
+                            if l.is_char_boundary(pos) && l.is_char_boundary(pos + 1) {
+                                l.replace_range(pos..pos + 1, &ch.to_string());
+                            }
+                        }
+                    }
+                }
+                if lines.is_empty() { break; }
+            }
+            let text = lines.join("\n");
+            if let Err(e) = Config::load_str(&text) {
+                prop_assert!(!e.to_string().is_empty());
+            }
+        }
+    }
+}
