@@ -11,7 +11,6 @@
 //! `samples` query statistic counts.
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use promethium_engine::model::Labels;
@@ -67,12 +66,18 @@ fn histograms(count: usize) -> MemStorage {
 
 fn bench_query(c: &mut Criterion, name: &str, db: &MemStorage, query: &str) {
     let engine = Engine::new(EngineOptions { max_samples: u64::MAX, ..EngineOptions::default() });
-    let probe = engine.range_query(db, query, START_MS, END_MS, SCRAPE_MS).expect("the bench query evaluates");
+    let probe = engine
+        .range_query(db, query, START_MS, END_MS, SCRAPE_MS)
+        .expect("the bench query evaluates");
     let mut group = c.benchmark_group("promql");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group.sample_size(10);
     group.throughput(Throughput::Elements(probe.samples_loaded));
     group.bench_function(name, |b| {
-        b.iter(|| black_box(engine.range_query(db, query, START_MS, END_MS, SCRAPE_MS).expect("evaluates")));
+        b.iter(|| {
+            black_box(
+                engine.range_query(db, query, START_MS, END_MS, SCRAPE_MS).expect("evaluates"),
+            )
+        });
     });
     group.finish();
 }
@@ -82,7 +87,12 @@ fn promql(c: &mut Criterion) {
     bench_query(c, "sum_rate_10k_series_1h_15s", &db, "sum by (group) (rate(x[5m]))");
     drop(db);
     let db = histograms(1_000);
-    bench_query(c, "histogram_quantile_1k_histograms_1h_15s", &db, "histogram_quantile(0.9, sum by (le) (rate(h_bucket[5m])))");
+    bench_query(
+        c,
+        "histogram_quantile_1k_histograms_1h_15s",
+        &db,
+        "histogram_quantile(0.9, sum by (le) (rate(h_bucket[5m])))",
+    );
 }
 
 criterion_group!(benches, promql);
