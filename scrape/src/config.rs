@@ -14,7 +14,6 @@
 //! scheme. Consumers never apply defaults themselves.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -26,179 +25,29 @@ use promethium_discovery::config::{
 use promethium_discovery::config::{NamedProvider, SdConfigSet};
 use promethium_discovery::file::FileSdConfig;
 use promethium_discovery::static_config::StaticConfig;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 pub use promethium_discovery::config::{format_duration, parse_duration};
 
 use crate::relabel::{NameValidationScheme, RelabelConfig};
 
+mod byte_size;
 mod error;
 mod load;
+mod protocol;
 mod sections;
 #[cfg(test)]
 mod tests;
 
+pub use byte_size::ByteSize;
 pub use error::ConfigError;
+pub use protocol::{DEFAULT_SCRAPE_PROTOCOLS, EscapingScheme, ScrapeProtocol};
 pub use sections::{
     AlertingConfig, AlertmanagerConfig, ExemplarsConfig, RetentionConfig, StorageConfig, TsdbConfig,
 };
 
 pub use promethium_discovery::config::ScalarString;
-use promethium_discovery::config::deserialize_scalar_with;
 pub(crate) use promethium_discovery::config::{scalar_label_set, scalar_string};
-
-/// A byte size written with a base-2 unit (`10MB` = 10 MiB, `512KiB`, `0`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ByteSize(pub u64);
-
-impl ByteSize {
-    /// The size in bytes; 0 means no limit where used as a limit.
-    pub fn bytes(self) -> u64 {
-        self.0
-    }
-
-    /// Parses Prometheus' base-2 byte sizes: one or more `<int><unit>`
-    /// with units B, KB, MB, GB, TB, PB, EB (all powers of 1024, as in
-    /// Prometheus) or KiB..EiB; a bare `0` is zero.
-    pub fn parse(s: &str) -> Result<ByteSize, String> {
-        let err = || format!("invalid byte size {s:?}");
-        let s_trim = s.trim();
-        if s_trim == "0" {
-            return Ok(ByteSize(0));
-        }
-        let b = s_trim.as_bytes();
-        let mut i = 0;
-        let mut total: u64 = 0;
-        if b.is_empty() {
-            return Err(err());
-        }
-        while i < b.len() {
-            let start = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            if start == i {
-                return Err(err());
-            }
-            let n: u64 = s_trim[start..i].parse().map_err(|_| err())?;
-            let ustart = i;
-            while i < b.len() && b[i].is_ascii_alphabetic() {
-                i += 1;
-            }
-            let shift = match &s_trim[ustart..i] {
-                "B" => 0,
-                "KB" | "KiB" => 10,
-                "MB" | "MiB" => 20,
-                "GB" | "GiB" => 30,
-                "TB" | "TiB" => 40,
-                "PB" | "PiB" => 50,
-                "EB" | "EiB" => 60,
-                _ => return Err(err()),
-            };
-            let v = n.checked_mul(1u64 << shift).ok_or_else(err)?;
-            total = total.checked_add(v).ok_or_else(err)?;
-        }
-        Ok(ByteSize(total))
-    }
-}
-
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [(&str, u32); 6] =
-            [("EB", 60), ("PB", 50), ("TB", 40), ("GB", 30), ("MB", 20), ("KB", 10)];
-        if self.0 == 0 {
-            return f.write_str("0B");
-        }
-        for (u, shift) in UNITS {
-            let size = 1u64 << shift;
-            if self.0.is_multiple_of(size) {
-                return write!(f, "{}{u}", self.0 / size);
-            }
-        }
-        write!(f, "{}B", self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        deserialize_scalar_with(d, "a byte size such as 10MB", ByteSize::parse)
-    }
-}
-
-impl Serialize for ByteSize {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-/// An exposition format the scraper may ask for, in `Accept` order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-pub enum ScrapeProtocol {
-    /// Protobuf exposition.
-    #[serde(rename = "PrometheusProto")]
-    PrometheusProto,
-    /// OpenMetrics text 0.0.1.
-    #[serde(rename = "OpenMetricsText0.0.1")]
-    OpenMetricsText0_0_1,
-    /// OpenMetrics text 1.0.0.
-    #[serde(rename = "OpenMetricsText1.0.0")]
-    OpenMetricsText1_0_0,
-    /// Prometheus text 0.0.4.
-    #[serde(rename = "PrometheusText0.0.4")]
-    PrometheusText0_0_4,
-    /// Prometheus text 1.0.0 (0.0.4 with UTF-8 names).
-    #[serde(rename = "PrometheusText1.0.0")]
-    PrometheusText1_0_0,
-}
-
-impl ScrapeProtocol {
-    /// The protocol's name as written in configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScrapeProtocol::PrometheusProto => "PrometheusProto",
-            ScrapeProtocol::OpenMetricsText0_0_1 => "OpenMetricsText0.0.1",
-            ScrapeProtocol::OpenMetricsText1_0_0 => "OpenMetricsText1.0.0",
-            ScrapeProtocol::PrometheusText0_0_4 => "PrometheusText0.0.4",
-            ScrapeProtocol::PrometheusText1_0_0 => "PrometheusText1.0.0",
-        }
-    }
-
-    /// The media type header value Prometheus sends for it in `Accept`.
-    pub fn header_media_type(self) -> &'static str {
-        match self {
-            ScrapeProtocol::PrometheusProto => {
-                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
-            }
-            ScrapeProtocol::OpenMetricsText0_0_1 => "application/openmetrics-text;version=0.0.1",
-            ScrapeProtocol::OpenMetricsText1_0_0 => "application/openmetrics-text;version=1.0.0",
-            ScrapeProtocol::PrometheusText0_0_4 => "text/plain;version=0.0.4",
-            ScrapeProtocol::PrometheusText1_0_0 => "text/plain;version=1.0.0;escaping=allow-utf-8",
-        }
-    }
-}
-
-/// The protocols asked for when a config sets none (Prometheus 3).
-pub const DEFAULT_SCRAPE_PROTOCOLS: [ScrapeProtocol; 4] = [
-    ScrapeProtocol::OpenMetricsText1_0_0,
-    ScrapeProtocol::OpenMetricsText0_0_1,
-    ScrapeProtocol::PrometheusText1_0_0,
-    ScrapeProtocol::PrometheusText0_0_4,
-];
-
-/// How metric names that are not legacy-valid are escaped when the
-/// exposition is requested with `escaping=`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EscapingScheme {
-    /// Names are sent as they are.
-    AllowUtf8,
-    /// Invalid characters become underscores.
-    Underscores,
-    /// Invalid characters are written as `_<hex>_`.
-    Dots,
-    /// Values-style escaping (`U__...`).
-    Values,
-}
 
 /// The `global` section.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
