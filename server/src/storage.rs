@@ -237,6 +237,7 @@ pub fn open(
 ) -> anyhow::Result<std::sync::Arc<dyn Storage>> {
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("creating data directory {}: {e}", dir.display()))?;
+    lock_data_dir(dir)?;
     let segments = wal_segments(&dir.join(promethium_engine::db::WAL_DIR));
     let (min, max) =
         (segments.first().copied().unwrap_or(0), segments.last().copied().unwrap_or(0));
@@ -257,6 +258,32 @@ pub fn open(
         "storage opened, WAL replayed"
     );
     Ok(std::sync::Arc::new(db))
+}
+
+/// Takes an exclusive `flock` on `<dir>/lock` for the life of the process,
+/// as Prometheus does, so two servers never write one WAL. The kernel
+/// releases it when the process dies, even by SIGKILL.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::fd::AsRawFd;
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("opening lock file {}: {e}", path.display()))?;
+    // SAFETY: flock only reads the descriptor, which `file` keeps open.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let err = std::io::Error::last_os_error();
+        anyhow::bail!(
+            "locking data directory {}: {err} (is another server using it?)",
+            dir.display()
+        );
+    }
+    // The lock lives as long as the descriptor: keep it open until exit.
+    std::mem::forget(file);
+    Ok(())
 }
 
 /// Numbered WAL segment files in `wal_dir`, sorted.

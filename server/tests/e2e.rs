@@ -412,3 +412,23 @@ fn helm_chart_flags_and_config_sections_are_accepted() {
     );
     assert!(logs.contains("level=WARN"), "logfmt output:\n{logs}");
 }
+
+#[test]
+fn a_second_server_cannot_use_the_same_data_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut first = Server::start(dir.path(), "scrape_configs: []\n", &[]);
+    first.wait_ready(READY_TIMEOUT);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_promethium"))
+        .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
+        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{}", common::free_port()))
+        .output()
+        .expect("run second binary");
+    assert!(!out.status.success(), "second server must refuse the locked data dir");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("locking data directory"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(get(first.port, "/-/ready").status, 200, "first server unaffected");
+}
