@@ -58,6 +58,9 @@ pub struct StartError {
     pub source: DiscoveryError,
 }
 
+/// How [`crate::config::Secret`] prints itself.
+const SECRET_PLACEHOLDER: &str = "<secret>";
+
 /// One running provider.
 struct Provider {
     id: u64,
@@ -150,7 +153,13 @@ impl Manager {
             let mut running = Vec::with_capacity(providers.len());
             for (name, config) in providers {
                 let fingerprint = format!("{}:{config:?}", config.key());
-                if let Some(i) = reusable.iter().position(|p| p.fingerprint == fingerprint) {
+                // Secrets print as `<secret>`, so two configs that differ
+                // only in an inline secret look equal: restart those rather
+                // than keep using an old credential.
+                let comparable = !fingerprint.contains(SECRET_PLACEHOLDER);
+                if let Some(i) =
+                    reusable.iter().position(|p| comparable && p.fingerprint == fingerprint)
+                {
                     running.push(reusable.swap_remove(i));
                     continue;
                 }
@@ -485,6 +494,38 @@ mod tests {
             assert!(tokio::time::Instant::now() < deadline, "removed provider still running");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    #[tokio::test]
+    async fn providers_with_inline_secrets_are_restarted_on_apply() {
+        #[derive(Debug)]
+        struct WithSecret {
+            #[allow(dead_code)] // Read through Debug only.
+            token: crate::config::Secret,
+            starts: Arc<AtomicUsize>,
+        }
+        impl SdConfig for WithSecret {
+            fn key(&self) -> &'static str {
+                "secret_sd_configs"
+            }
+            fn discoverer(&self) -> Result<Box<dyn Discoverer>, DiscoveryError> {
+                self.starts.fetch_add(1, Ordering::SeqCst);
+                Ok(Box::new(FakeDiscoverer(None)))
+            }
+        }
+        let m = Manager::new(fast());
+        let starts = Arc::new(AtomicUsize::new(0));
+        for token in ["old", "new"] {
+            let cfg = WithSecret {
+                token: crate::config::Secret(token.into()),
+                starts: Arc::clone(&starts),
+            };
+            m.apply_config(vec![(
+                "j".into(),
+                vec![("secret/0".into(), Arc::new(cfg) as Arc<dyn SdConfig>)],
+            )]);
+        }
+        assert_eq!(starts.load(Ordering::SeqCst), 2, "a changed secret is not visible in Debug");
     }
 
     #[tokio::test]
