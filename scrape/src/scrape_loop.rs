@@ -438,7 +438,10 @@ impl ScrapeLoop {
             let raw = sample.series();
             let cached = match self.cache.get_mut(raw) {
                 Some(e) => {
-                    if e.last_seen_iter == iter {
+                    // With explicit timestamps a series may legitimately
+                    // repeat (OpenMetrics allows several points per series,
+                    // federation sends them); storage orders those.
+                    if e.last_seen_iter == iter && explicit_t.is_none() {
                         return Err(ScrapeError::DuplicateSeries(
                             String::from_utf8_lossy(raw).into_owned(),
                         ));
@@ -910,6 +913,14 @@ mod tests {
         });
         let r = legacy.scrape("{\"my.metric\"} 1\n", 1000);
         assert!(r.error.is_some(), "a UTF-8 name fails under the legacy scheme");
+    }
+
+    #[test]
+    fn a_series_may_repeat_with_explicit_timestamps() {
+        let mut f = fixture(LoopOptions::default());
+        let r = f.scrape("a 1 500\na 2 600\n", 1000);
+        assert_eq!(r.error, None);
+        assert_eq!(f.values("a"), [(500, 1.0), (600, 2.0)]);
     }
 
     #[test]
