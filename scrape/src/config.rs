@@ -34,6 +34,7 @@ use crate::relabel::{NameValidationScheme, RelabelConfig};
 mod byte_size;
 mod error;
 mod load;
+mod non_null;
 mod protocol;
 mod sections;
 #[cfg(test)]
@@ -296,14 +297,26 @@ pub struct ScrapeConfig {
     pub enable_http2: bool,
 
     /// Rules applied to discovered targets before scraping.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "non_null::target_relabel_configs"
+    )]
     pub relabel_configs: Vec<RelabelConfig>,
     /// Rules applied to scraped samples before storing.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "non_null::metric_relabel_configs"
+    )]
     pub metric_relabel_configs: Vec<RelabelConfig>,
 
     /// `static_configs`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "non_null::static_configs"
+    )]
     pub static_configs: Vec<StaticConfig>,
     /// `file_sd_configs`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -542,7 +555,7 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scrape_config_files: Vec<String>,
     /// `scrape_configs`, including those read from `scrape_config_files`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_null::scrape_configs")]
     pub scrape_configs: Vec<ScrapeConfig>,
     /// `alerting`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

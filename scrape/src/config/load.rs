@@ -29,7 +29,7 @@ const DEFAULT_EVALUATION_INTERVAL: std::time::Duration = std::time::Duration::fr
 #[derive(serde::Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct ScrapeConfigsFile {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::non_null::scrape_configs")]
     scrape_configs: Vec<ScrapeConfig>,
 }
 

@@ -20,7 +20,10 @@ use crate::relabel::RelabelConfig;
 #[serde(deny_unknown_fields, default)]
 pub struct AlertingConfig {
     /// Rules applied to every alert before it is sent.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::non_null::alert_relabel_configs"
+    )]
     pub alert_relabel_configs: Vec<RelabelConfig>,
     /// Where alerts are sent.
     pub alertmanagers: Vec<AlertmanagerConfig>,
@@ -108,13 +111,25 @@ pub struct AlertmanagerConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sigv4: Option<serde_yaml::Value>,
     /// Rules applied to discovered Alertmanager targets.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::non_null::alertmanager_relabel_configs"
+    )]
     pub relabel_configs: Vec<RelabelConfig>,
     /// Rules applied to alerts sent to this Alertmanager.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::non_null::alertmanager_alert_relabel_configs"
+    )]
     pub alert_relabel_configs: Vec<RelabelConfig>,
     /// `static_configs`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::non_null::static_configs"
+    )]
     pub static_configs: Vec<StaticConfig>,
     /// `file_sd_configs`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

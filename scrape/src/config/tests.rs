@@ -245,8 +245,10 @@ fn rule_violations_name_the_job_and_its_line() {
         ("    static_configs: [{targets: ['host/path']}]\n", "is not a valid hostname"),
         (
             "    static_configs: [{targets: [a]}]\n    relabel_configs: [null]\n",
-            "expected struct RelabelConfig",
+            "empty or null target relabeling rule",
         ),
+        ("    metric_relabel_configs:\n      -\n", "empty or null metric relabeling rule"),
+        ("    static_configs:\n      -\n", "empty or null section in static_configs"),
         ("    file_sd_configs: [{files: [targets.txt]}]\n", "not valid for file discovery"),
         (
             "    kubernetes_sd_configs: [{role: pod, api_server: 'x', kubeconfig_file: y}]\n",
@@ -350,6 +352,12 @@ runtime: {gogc: 75}
     assert!(e.to_string().contains("empty or null remote read config section"), "{e}");
     let e = load_err("tracing: {client_type: grpc}\n");
     assert!(e.to_string().contains("tracing endpoint must be set"), "{e}");
+    let e = load_err("scrape_configs:\n  -\n");
+    assert!(e.to_string().contains("empty or null scrape config section"), "{e}");
+    let e = load_err("alerting:\n  alert_relabel_configs: [null]\n");
+    assert!(e.to_string().contains("empty or null alert relabeling rule"), "{e}");
+    let e = load_err("alerting:\n  alertmanagers:\n    - relabel_configs: [~]\n");
+    assert!(e.to_string().contains("empty or null Alertmanager target relabeling rule"), "{e}");
     let e = load_err("rule_files: ['*/x.yml']\n");
     assert!(e.to_string().contains("invalid rule file path"), "{e}");
     let e = load_err("alerting:\n  alertmanagers:\n    - api_version: v1\n");
