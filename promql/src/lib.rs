@@ -163,6 +163,9 @@ impl Engine {
         step_ms: i64,
     ) -> Result<QueryResult, PromqlError> {
         let started = Instant::now();
+        if start_ms.abs() > eval::MAX_TIME_MS || end_ms.abs() > eval::MAX_TIME_MS {
+            return Err(PromqlError::BadData("query time is out of range".into()));
+        }
         let durations = DurationContext { step_ms, range_ms: end_ms - start_ms };
         let (mint, maxt) =
             time_bounds(ast, start_ms, end_ms, self.options.lookback_delta_ms, &durations);
@@ -259,7 +262,7 @@ fn time_bounds(
 ) -> (i64, i64) {
     fn at_ms(at: Option<AtModifier>, q: (i64, i64)) -> Option<i64> {
         at.map(|a| match a {
-            AtModifier::Timestamp(t) => t,
+            AtModifier::Timestamp(t) => eval::clamp_time(t),
             AtModifier::Start => q.0,
             AtModifier::End => q.1,
         })
@@ -274,7 +277,7 @@ fn time_bounds(
         b: &mut (i64, i64),
     ) {
         let off = |o: &Option<parser::ast::DurationArg>| {
-            o.as_ref().and_then(|o| o.resolve(d, true).ok()).unwrap_or(0)
+            eval::clamp_time(o.as_ref().and_then(|o| o.resolve(d, true).ok()).unwrap_or(0))
         };
         match e {
             Expr::VectorSelector(vs) => {
@@ -286,7 +289,7 @@ fn time_bounds(
             Expr::MatrixSelector(ms) => {
                 let vs = &ms.vector_selector;
                 let o = off(&vs.offset);
-                let r = ms.range.resolve(d, false).unwrap_or(0);
+                let r = eval::clamp_time(ms.range.resolve(d, false).unwrap_or(0));
                 let (a, z) = at_ms(vs.at, q).map_or((s, en), |t| (t, t));
                 let extended = vs.anchored || vs.smoothed;
                 b.0 = b.0.min(a - o - r - if extended { lookback } else { 0 });
@@ -294,9 +297,18 @@ fn time_bounds(
             }
             Expr::Subquery(sq) => {
                 let o = off(&sq.offset);
-                let r = sq.range.resolve(d, false).unwrap_or(0);
+                let r = eval::clamp_time(sq.range.resolve(d, false).unwrap_or(0));
                 let (a, z) = at_ms(sq.at, q).map_or((s, en), |t| (t, t));
-                walk(&sq.expr, a - o - r, z - o, q, lookback, d, b);
+                let inner_start = eval::clamp_time(a.saturating_sub(o).saturating_sub(r));
+                walk(
+                    &sq.expr,
+                    inner_start,
+                    eval::clamp_time(z.saturating_sub(o)),
+                    q,
+                    lookback,
+                    d,
+                    b,
+                );
             }
             other => {
                 for c in other.children() {
@@ -408,6 +420,26 @@ mod tests {
         assert!(
             matches!(short.instant_query(&db, "up_total", 615_000).unwrap().value, Value::Vector(v) if v.is_empty())
         );
+    }
+
+    #[test]
+    fn extreme_times_and_durations_do_not_overflow() {
+        let db = storage();
+        let engine = Engine::default();
+        for q in [
+            "up_total @ -9223372036854775",
+            "rate(up_total[292y] @ 9223372036854775 offset -292y)",
+            "max_over_time(max_over_time(up_total[292y:292y] offset 292y)[292y:292y] offset 292y)",
+            "max_over_time(max_over_time(up_total[292y:292y] offset -292y)[292y:292y] offset -292y)",
+        ] {
+            assert!(engine.instant_query(&db, q, 0).is_ok(), "{q}");
+            assert!(engine.range_query(&db, q, -1_000, 60_000, 1_000).is_ok(), "{q}");
+        }
+        // A subquery with absurdly many steps is refused before allocating them.
+        let err = engine.instant_query(&db, "max_over_time(vector(1)[292y:1ms])", 0).unwrap_err();
+        assert!(matches!(err, PromqlError::TooManySamples(_)), "{err}");
+        let err = engine.instant_query(&db, "up_total", i64::MAX).unwrap_err();
+        assert_eq!(err.error_type(), "bad_data");
     }
 
     #[test]

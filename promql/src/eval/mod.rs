@@ -166,7 +166,7 @@ impl<'c, 'q> Evaluator<'c, 'q> {
     /// The fixed evaluation time of an `@` modifier.
     pub(crate) fn at_time(&self, at: Option<AtModifier>) -> Option<i64> {
         at.map(|a| match a {
-            AtModifier::Timestamp(t) => t,
+            AtModifier::Timestamp(t) => clamp_time(t),
             AtModifier::Start => self.ctx.query_start_ms,
             AtModifier::End => self.ctx.query_end_ms,
         })
@@ -179,6 +179,7 @@ impl<'c, 'q> Evaluator<'c, 'q> {
         allow_negative: bool,
     ) -> Result<i64, PromqlError> {
         d.resolve(&self.ctx.durations, allow_negative)
+            .map(clamp_time)
             .map_err(|e| PromqlError::BadData(e.to_string()))
     }
 
@@ -255,6 +256,17 @@ impl<'c, 'q> Evaluator<'c, 'q> {
             }
         }
     }
+}
+
+/// The largest magnitude of a timestamp, offset or range the evaluator
+/// works with (about 73 million years in milliseconds). Sums of a few such
+/// values cannot overflow an `i64`, so window arithmetic needs no checks;
+/// nothing that far from the epoch holds data anyway.
+pub(crate) const MAX_TIME_MS: i64 = 1 << 61;
+
+/// Clamps a time or duration into `[-MAX_TIME_MS, MAX_TIME_MS]`.
+pub(crate) fn clamp_time(t: i64) -> i64 {
+    t.clamp(-MAX_TIME_MS, MAX_TIME_MS)
 }
 
 /// Builds result series from outputs produced step by step.

@@ -23,13 +23,17 @@ pub(crate) fn subquery_range(
     range_ms: i64,
     step_ms: i64,
 ) -> SubqueryRange {
-    let lower = start_ms - offset_ms - range_ms;
+    let lower = super::clamp_time(start_ms.saturating_sub(offset_ms).saturating_sub(range_ms));
     // Division truncates towards zero like Go's, which this formula relies on.
     let mut start = step_ms * (lower / step_ms);
     if start <= lower {
         start += step_ms;
     }
-    SubqueryRange { start_ms: start, end_ms: end_ms - offset_ms, step_ms }
+    SubqueryRange {
+        start_ms: start,
+        end_ms: super::clamp_time(end_ms.saturating_sub(offset_ms)),
+        step_ms,
+    }
 }
 
 impl Evaluator<'_, '_> {
@@ -55,6 +59,11 @@ impl Evaluator<'_, '_> {
         let r = subquery_range(outer_start, outer_end, offset, range, step);
         if r.end_ms < r.start_ms {
             return Ok((Vec::new(), range));
+        }
+        // Every step of the inner evaluation can hold a sample: refuse
+        // before allocating per-step buffers for an absurd step count.
+        if ((r.end_ms - r.start_ms) / r.step_ms) as u64 >= self.ctx.max_samples {
+            return Err(PromqlError::TooManySamples("query execution"));
         }
         let inner = Evaluator::new(self.ctx, r.start_ms, r.end_ms, r.step_ms);
         let series = match inner.eval(&sq.expr)? {

@@ -234,6 +234,7 @@ pub(crate) fn eval_call(ev: &Evaluator<'_, '_>, call: &Call) -> Result<EvalValue
             }))
         }
         "absent_over_time" => {
+            check_extended_modifiers(name, &args[0])?;
             let input = ev.range_input(&args[0], name)?;
             let empty = ev.empty_window_steps(&input);
             let labels = absent_labels(&args[0]);
@@ -355,6 +356,26 @@ fn absent_labels(arg: &Expr) -> Labels {
     b.build()
 }
 
+/// The `anchored`/`smoothed` modifiers of a range argument, rejected for
+/// functions that cannot handle the samples outside the window they bring.
+fn check_extended_modifiers(name: &str, arg: &Expr) -> Result<(bool, bool), PromqlError> {
+    let (anchored, smoothed) = match arg.unwrap_parens() {
+        Expr::MatrixSelector(ms) => (ms.vector_selector.anchored, ms.vector_selector.smoothed),
+        _ => (false, false),
+    };
+    if anchored && !matches!(name, "changes" | "delta" | "increase" | "rate" | "resets") {
+        return Err(PromqlError::Execution(format!(
+            "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with {name}"
+        )));
+    }
+    if smoothed && !matches!(name, "delta" | "increase" | "rate") {
+        return Err(PromqlError::Execution(format!(
+            "smoothed modifier can only be used with: delta, increase, rate - not with {name}"
+        )));
+    }
+    Ok((anchored, smoothed))
+}
+
 /// The computation a range function applies to each window.
 #[derive(Debug, Clone, Copy)]
 enum Kernel {
@@ -400,20 +421,7 @@ fn eval_range_function(ev: &Evaluator<'_, '_>, call: &Call) -> Result<EvalValue,
             scalars.push(ev.eval_scalar(a)?);
         }
     }
-    let (anchored, smoothed) = match args[matrix_idx].unwrap_parens() {
-        Expr::MatrixSelector(ms) => (ms.vector_selector.anchored, ms.vector_selector.smoothed),
-        _ => (false, false),
-    };
-    if anchored && !matches!(name, "changes" | "delta" | "increase" | "rate" | "resets") {
-        return Err(PromqlError::Execution(format!(
-            "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with {name}"
-        )));
-    }
-    if smoothed && !matches!(name, "delta" | "increase" | "rate") {
-        return Err(PromqlError::Execution(format!(
-            "smoothed modifier can only be used with: delta, increase, rate - not with {name}"
-        )));
-    }
+    let (anchored, smoothed) = check_extended_modifiers(name, &args[matrix_idx])?;
     let extended = anchored || smoothed;
     let input: RangeInput = ev.range_input(&args[matrix_idx], name)?;
     let keeps_name = matches!(name, "last_over_time" | "first_over_time");
