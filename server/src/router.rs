@@ -179,7 +179,7 @@ mod tests {
         let (_, status, body) = call(&s, "POST", "/prom/api/v1/admin/tsdb/snapshot", "").await;
         assert_eq!(
             (status, body.as_str()),
-            (503, r#"{"status":"error","errorType":"unavailable","error":"admin APIs disabled"}"#)
+            (500, r#"{"status":"error","errorType":"unavailable","error":"admin APIs disabled"}"#)
         );
         assert_eq!(call(&s, "POST", "/prom/api/v1/write", "").await.1, 404, "receiver disabled");
     }

@@ -23,9 +23,9 @@ pub struct HeadStats {
     pub num_series: u64,
     /// Samples appended since start.
     pub samples_appended: u64,
-    /// Lowest timestamp in the head, ms (0 when empty).
+    /// Lowest timestamp in the head, ms (`i64::MAX` when empty, as in Prometheus).
     pub min_time_ms: i64,
-    /// Highest timestamp in the head, ms (0 when empty).
+    /// Highest timestamp in the head, ms (`i64::MIN` when empty).
     pub max_time_ms: i64,
     /// Open chunks in the head.
     pub chunk_count: u64,
@@ -212,8 +212,10 @@ impl Queryable for MemBackend {
 impl Storage for MemBackend {
     fn head_stats(&self) -> HeadStats {
         let dump = self.inner.dump();
-        let min = dump.iter().filter_map(|(_, s)| s.first().map(|s| s.t_ms)).min().unwrap_or(0);
-        let max = dump.iter().filter_map(|(_, s)| s.last().map(|s| s.t_ms)).max().unwrap_or(0);
+        let min =
+            dump.iter().filter_map(|(_, s)| s.first().map(|s| s.t_ms)).min().unwrap_or(i64::MAX);
+        let max =
+            dump.iter().filter_map(|(_, s)| s.last().map(|s| s.t_ms)).max().unwrap_or(i64::MIN);
         HeadStats {
             num_series: dump.len() as u64,
             samples_appended: self.samples_appended.load(Ordering::Relaxed),
@@ -302,8 +304,8 @@ impl Storage for Db {
         HeadStats {
             num_series: h.num_series,
             samples_appended: h.samples_appended,
-            min_time_ms: h.min_t_ms.unwrap_or(0),
-            max_time_ms: h.max_t_ms.unwrap_or(0),
+            min_time_ms: h.min_t_ms.unwrap_or(i64::MAX),
+            max_time_ms: h.max_t_ms.unwrap_or(i64::MIN),
             chunk_count: h.num_series + h.chunks_created,
             wal_bytes_written: None,
             wal_fsyncs: None,

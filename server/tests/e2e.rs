@@ -116,7 +116,25 @@ fn api_endpoints_have_prometheus_shapes() {
     assert_eq!(series.len(), 1);
     assert_eq!(series[0]["job"], "node");
     assert_error(&get(port, "/api/v1/series"), 400, "bad_data");
-    assert_error(&get(port, &format!("/api/v1/series?match[]={}", enc("up{"))), 400, "bad_data");
+    let msg = assert_error(
+        &get(port, &format!("/api/v1/series?match[]={}", enc("up{"))),
+        400,
+        "bad_data",
+    );
+    assert!(msg.starts_with("invalid parameter \"match[]\": 1:4: parse error"), "{msg}");
+    let msg = assert_error(
+        &get(port, &format!("/api/v1/series?match[]={}", enc("{job=\"\"}"))),
+        400,
+        "bad_data",
+    );
+    assert_eq!(
+        msg,
+        "invalid parameter \"match[]\": match[] must contain at least one non-empty matcher"
+    );
+    let v = get(port, "/api/v1/query?query=up&stats=all").json();
+    for key in ["evalTotalTime", "innerEvalTime", "execQueueTime", "execTotalTime"] {
+        assert!(v["data"]["stats"]["timings"][key].is_number(), "stats lacks {key}: {v}");
+    }
     let v = get(port, "/api/v1/labels").json();
     let names = assert_success(&v).as_array().expect("names").clone();
     assert!(names.contains(&Value::from("__name__")) && names.contains(&Value::from("job")), "{v}");
@@ -218,18 +236,18 @@ fn api_endpoints_have_prometheus_shapes() {
     // Admin and lifecycle endpoints are off without their flags.
     let msg = assert_error(
         &request(port, "POST", "/api/v1/admin/tsdb/snapshot", &[], b"").expect("snapshot"),
-        503,
+        500,
         "unavailable",
     );
     assert_eq!(msg, "admin APIs disabled");
     assert_error(
         &post_form(port, "/api/v1/admin/tsdb/delete_series", "match[]=up"),
-        503,
+        500,
         "unavailable",
     );
     assert_error(
         &request(port, "POST", "/api/v1/admin/tsdb/clean_tombstones", &[], b"").expect("clean"),
-        503,
+        500,
         "unavailable",
     );
     assert_eq!(request(port, "POST", "/-/reload", &[], b"").expect("reload").status, 403);
@@ -343,8 +361,8 @@ fn lifecycle_reload_and_admin_with_flags() {
     // Admin endpoints answer (the storage says when it cannot do something).
     for path in ["/api/v1/admin/tsdb/clean_tombstones", "/api/v1/admin/tsdb/snapshot"] {
         let r = request(port, "POST", path, &[], b"").expect("admin");
-        assert!(matches!(r.status, 200 | 204 | 503), "{path}: {} {}", r.status, r.text());
-        if r.status == 503 {
+        assert!(matches!(r.status, 200 | 204 | 500), "{path}: {} {}", r.status, r.text());
+        if r.status == 500 {
             assert!(
                 r.json()["error"].as_str().is_some_and(|e| e.contains("not supported")),
                 "{}",

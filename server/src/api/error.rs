@@ -18,7 +18,8 @@ pub enum ErrorType {
     BadData,
     /// `internal`: 500.
     Internal,
-    /// `unavailable`: 503.
+    /// `unavailable`: 500 (Prometheus' `respondError` has no case for it
+    /// and falls through to 500).
     Unavailable,
     /// `not_found`: 404.
     NotFound,
@@ -44,7 +45,8 @@ impl ErrorType {
     /// The HTTP status Prometheus answers with for this type.
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorType::Timeout | ErrorType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::Unavailable => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorType::Canceled => StatusCode::from_u16(499).expect("499 is a valid status code"),
             ErrorType::Execution => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorType::BadData => StatusCode::BAD_REQUEST,

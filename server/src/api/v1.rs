@@ -84,7 +84,18 @@ fn storage(state: &AppState) -> Result<Arc<dyn Storage>, ApiError> {
 
 /// Runs a query on the blocking pool under the concurrency limit and the
 /// timeout (which covers the time spent waiting for a slot, as in Prometheus).
-async fn run_query<F>(state: &Arc<AppState>, p: &Params, f: F) -> Result<QueryResult, ApiError>
+/// How long a query waited for a slot and evaluated, for `stats`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Timings {
+    queue_secs: f64,
+    eval_secs: f64,
+}
+
+async fn run_query<F>(
+    state: &Arc<AppState>,
+    p: &Params,
+    f: F,
+) -> Result<(QueryResult, Timings), ApiError>
 where
     F: FnOnce(&Engine, &dyn Queryable) -> Result<QueryResult, PromqlError> + Send + 'static,
 {
@@ -122,12 +133,20 @@ where
         Ok(Err(join)) => Err(ApiError::internal(format!("query evaluation panicked: {join}"))),
         Ok(Ok((result, took))) => {
             state.telemetry.query_slice("inner_eval", took.as_secs_f64());
-            Ok(result?)
+            Ok((
+                result?,
+                Timings { queue_secs: waited.as_secs_f64(), eval_secs: took.as_secs_f64() },
+            ))
         }
     }
 }
 
-fn query_success(res: QueryResult, with_stats: bool, started: Instant) -> ApiResult {
+fn query_success(
+    res: QueryResult,
+    timings: Timings,
+    with_stats: bool,
+    started: Instant,
+) -> ApiResult {
     let mut data = String::with_capacity(256);
     data.push_str("{\"resultType\":\"");
     data.push_str(res.value.type_name());
@@ -136,7 +155,10 @@ fn query_success(res: QueryResult, with_stats: bool, started: Instant) -> ApiRes
     if with_stats {
         let _ = write!(
             data,
-            ",\"stats\":{{\"timings\":{{\"evalTotalTime\":{}}},\"samples\":{{\"totalQueryableSamples\":{},\"peakSamples\":{}}}}}",
+            ",\"stats\":{{\"timings\":{{\"evalTotalTime\":{},\"resultSortTime\":0,\"queryPreparationTime\":0,\"innerEvalTime\":{},\"execQueueTime\":{},\"execTotalTime\":{}}},\"samples\":{{\"totalQueryableSamples\":{},\"peakSamples\":{}}}}}",
+            timings.eval_secs,
+            timings.eval_secs,
+            timings.queue_secs,
             started.elapsed().as_secs_f64(),
             res.samples_loaded,
             res.samples_loaded
@@ -150,7 +172,7 @@ async fn query(state: &Arc<AppState>, p: &Params) -> ApiResult {
     let started = Instant::now();
     let t_ms = p.time_or("time", now_ms())?;
     let expr = p.value("query").to_string();
-    let res =
+    let (res, timings) =
         run_query(state, p, move |engine, storage| engine.instant_query(storage, &expr, t_ms))
             .await
             .map_err(|e| match e.kind {
@@ -161,7 +183,7 @@ async fn query(state: &Arc<AppState>, p: &Params) -> ApiResult {
                 }
                 _ => e,
             })?;
-    query_success(res, p.get("stats").is_some(), started)
+    query_success(res, timings, p.get("stats").is_some(), started)
 }
 
 /// Validates `query_range`'s start, end and step as Prometheus does.
@@ -191,11 +213,11 @@ async fn query_range(state: &Arc<AppState>, p: &Params) -> ApiResult {
     let started = Instant::now();
     let (start, end, step) = range_params(p)?;
     let expr = p.value("query").to_string();
-    let res = run_query(state, p, move |engine, storage| {
+    let (res, timings) = run_query(state, p, move |engine, storage| {
         engine.range_query(storage, &expr, start, end, step)
     })
     .await?;
-    query_success(res, p.get("stats").is_some(), started)
+    query_success(res, timings, p.get("stats").is_some(), started)
 }
 
 fn query_exemplars(p: &Params) -> ApiResult {
@@ -227,7 +249,18 @@ fn parse_query(p: &Params) -> ApiResult {
 fn parse_matchers(values: &[&str]) -> Result<Vec<Vec<Matcher>>, ApiError> {
     values
         .iter()
-        .map(|v| parse_selector(v).map_err(|e| ApiError::bad_data(e.to_string())))
+        .map(|v| {
+            parse_selector(v).map_err(|e| {
+                if e.reason.contains("at least one non-empty matcher") {
+                    ApiError::invalid_param(
+                        "match[]",
+                        "match[] must contain at least one non-empty matcher",
+                    )
+                } else {
+                    ApiError::invalid_param("match[]", e)
+                }
+            })
+        })
         .collect()
 }
 
