@@ -56,38 +56,42 @@ pub enum ScrapeError {
         limit: usize,
     },
     /// A series has more labels than `label_limit`.
-    #[error("label_limit exceeded (metric: {series}, number of labels: {count}, limit: {limit})")]
+    #[error("label_limit exceeded (metric: {metric}, number of labels: {count}, limit: {limit})")]
     LabelLimit {
-        /// The offending series.
-        series: String,
-        /// Its number of labels.
+        /// The series' metric name (first 50 characters, as Prometheus).
+        metric: String,
+        /// Its number of labels, `__name__` included.
         count: usize,
         /// The configured limit.
         limit: usize,
     },
     /// A label name is longer than `label_name_length_limit`.
     #[error(
-        "label_name_length_limit exceeded (metric: {series}, label name: {name}, limit: {limit})"
+        "label_name_length_limit exceeded (metric: {metric}, label name: {name}, length: {length}, limit: {limit})"
     )]
     LabelNameLength {
-        /// The offending series.
-        series: String,
-        /// The long label name.
+        /// The series' metric name (first 50 characters).
+        metric: String,
+        /// The long label name (first 50 characters).
         name: String,
+        /// Its length in bytes.
+        length: usize,
         /// The configured limit.
         limit: usize,
     },
     /// A label value is longer than `label_value_length_limit`.
     #[error(
-        "label_value_length_limit exceeded (metric: {series}, label name: {name}, value: {value:?}, limit: {limit})"
+        "label_value_length_limit exceeded (metric: {metric}, label name: {name}, value: {value:?}, length: {length}, limit: {limit})"
     )]
     LabelValueLength {
-        /// The offending series.
-        series: String,
-        /// The label whose value is too long.
+        /// The series' metric name (first 50 characters).
+        metric: String,
+        /// The label whose value is too long (first 50 characters).
         name: String,
-        /// The long value.
+        /// The long value (first 50 characters).
         value: String,
+        /// Its length in bytes.
+        length: usize,
         /// The configured limit.
         limit: usize,
     },

@@ -582,39 +582,48 @@ fn validate(
             "invalid metric name {name:?} in {labels}"
         )));
     }
-    let mut count = 0;
     for l in labels.iter() {
-        count += 1;
         if l.name != METRIC_NAME && !scheme.is_valid_label_name(l.name) {
             return Err(ScrapeError::InvalidLabels(format!(
                 "invalid label name {:?} in {labels}",
                 l.name
             )));
         }
+    }
+    // The same checks, in the same order, as Prometheus' `verifyLabelLimits`.
+    let count = labels.len();
+    if limits.label_limit > 0 && count > limits.label_limit {
+        return Err(ScrapeError::LabelLimit {
+            metric: prefix50(name),
+            count,
+            limit: limits.label_limit,
+        });
+    }
+    for l in labels.iter() {
         if limits.label_name_length_limit > 0 && l.name.len() > limits.label_name_length_limit {
             return Err(ScrapeError::LabelNameLength {
-                series: labels.to_string(),
-                name: l.name.to_owned(),
+                metric: prefix50(name),
+                name: prefix50(l.name),
+                length: l.name.len(),
                 limit: limits.label_name_length_limit,
             });
         }
         if limits.label_value_length_limit > 0 && l.value.len() > limits.label_value_length_limit {
             return Err(ScrapeError::LabelValueLength {
-                series: labels.to_string(),
-                name: l.name.to_owned(),
-                value: l.value.to_owned(),
+                metric: prefix50(name),
+                name: prefix50(l.name),
+                value: prefix50(l.value),
+                length: l.value.len(),
                 limit: limits.label_value_length_limit,
             });
         }
     }
-    if limits.label_limit > 0 && count > limits.label_limit {
-        return Err(ScrapeError::LabelLimit {
-            series: labels.to_string(),
-            count,
-            limit: limits.label_limit,
-        });
-    }
     Ok(())
+}
+
+/// The first 50 characters, as Prometheus' `%.50s` prints them.
+fn prefix50(s: &str) -> String {
+    s.chars().take(50).collect()
 }
 
 fn duplicate_name(buf: &LabelBuf) -> Option<String> {
