@@ -205,7 +205,8 @@ fn api_endpoints_have_prometheus_shapes() {
     let v = get(port, "/api/v1/status/flags").json();
     assert_eq!(assert_success(&v)["query.timeout"], "2m");
     let v = get(port, "/api/v1/status/buildinfo").json();
-    assert!(assert_success(&v)["version"].is_string());
+    assert_eq!(assert_success(&v)["version"], "3.0.0", "Prometheus API level for Grafana: {v}");
+    assert!(v["data"]["revision"].as_str().is_some_and(|r| r.starts_with("promethium-")), "{v}");
     let v = get(port, "/api/v1/status/runtimeinfo").json();
     let d = assert_success(&v);
     assert_eq!(d["reloadConfigSuccess"], true);

@@ -606,10 +606,17 @@ fn metadata(state: &Arc<AppState>, p: &Params) -> ApiResult {
     ok_json(&by_metric)
 }
 
+/// The Prometheus API level this server implements. Clients (Grafana's
+/// Prometheus data source above all) read `version` from buildinfo to decide
+/// which API features to use, so it carries the Prometheus version whose
+/// API is served, as other compatible servers do; Promethium's own version
+/// is in `revision`.
+pub const PROMETHEUS_API_VERSION: &str = "3.0.0";
+
 fn build_info() -> serde_json::Value {
     json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "revision": option_env!("PROMETHIUM_REVISION").unwrap_or(""),
+        "version": PROMETHEUS_API_VERSION,
+        "revision": format!("promethium-{}{}", env!("CARGO_PKG_VERSION"), option_env!("PROMETHIUM_REVISION").map(|r| format!("-{r}")).unwrap_or_default()),
         "branch": option_env!("PROMETHIUM_BRANCH").unwrap_or(""),
         "buildUser": "",
         "buildDate": "",
