@@ -100,6 +100,9 @@ impl Evaluator<'_, '_> {
             let mut points = Vec::new();
             let (mut lo, mut hi) = (0usize, 0usize);
             for step in 0..steps {
+                if step % 4096 == 4095 {
+                    self.ctx.check_deadline("query execution")?;
+                }
                 let t = self.step_ts(step);
                 let end = input.at_ms.unwrap_or(t) - input.offset_ms;
                 let start = end - input.range_ms;
