@@ -22,14 +22,20 @@ fn request(round: i64) -> WriteRequest {
         .map(|i| TimeSeries {
             labels: vec![
                 Label { name: "__name__".into(), value: format!("bench_metric_{}", i % 50) },
-                Label { name: "instance".into(), value: format!("10.0.{}.{}:9100", i / 250, i % 250) },
+                Label {
+                    name: "instance".into(),
+                    value: format!("10.0.{}.{}:9100", i / 250, i % 250),
+                },
                 Label { name: "job".into(), value: "node".into() },
                 Label { name: "series".into(), value: i.to_string() },
             ],
             samples: (0..SAMPLES_PER_SERIES)
                 .map(|k| {
                     let n = round * SAMPLES_PER_SERIES + k;
-                    Sample { value: (n * 17 + i as i64 * 3) as f64 * 1.25, timestamp: 1_700_000_000_000 + n * 15_000 }
+                    Sample {
+                        value: (n * 17 + i as i64 * 3) as f64 * 1.25,
+                        timestamp: 1_700_000_000_000 + n * 15_000,
+                    }
                 })
                 .collect(),
             exemplars: vec![],
