@@ -383,6 +383,10 @@ impl ScrapeLoop {
     /// scrape and for the report series, as Prometheus does when a target
     /// goes away.
     pub fn write_end_of_run_staleness(&mut self, t_ms: i64) {
+        if self.cache.iter() == 0 {
+            // Never scraped: there is nothing to mark, not even `up`.
+            return;
+        }
         let iter_stale = self.cache.stale_series(true);
         let appendable = Arc::clone(&self.appendable);
         let mut app = appendable.appender();
@@ -959,6 +963,8 @@ mod tests {
     #[test]
     fn end_of_run_staleness_covers_series_and_report() {
         let mut f = fixture(LoopOptions::default());
+        f.lp.write_end_of_run_staleness(500);
+        assert!(f.db.dump().is_empty(), "a target never scraped leaves nothing behind");
         f.scrape("a 1\n", 1000);
         f.lp.write_end_of_run_staleness(1500);
         assert!(is_stale_nan(f.values("a")[1].1));
