@@ -10,7 +10,17 @@
 //! `head/ingest_by_labels_no_wal`: the same through label lookups (no cached
 //! refs) and without a WAL, to show what the fast path saves.
 //!
+//! `db/open_replay`: `Db::open` of a data directory whose WAL holds 100k
+//! series and 30 scrape rounds (3M samples): the whole start-up replay, WAL
+//! decoding and head rebuilding (series, postings, chunk cutting) together,
+//! in samples per CPU-second.
+//!
 //! `index/*`: postings for typical selectors over the same 100k series.
+//!
+//! `series_lookup/*`: finding 100k series by label set, the head's own
+//! shards (xxh3 of the label bytes, 64 `RwLock<HashMap>` shards) against
+//! `dashmap` (its default hasher); the slow path of an append without a
+//! cached ref.
 
 use std::hint::black_box;
 
@@ -89,6 +99,33 @@ fn ingest(c: &mut Criterion) {
     g.finish();
 }
 
+fn replay(c: &mut Criterion) {
+    const REPLAY_ROUNDS: usize = 30;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let samples = {
+        let db = Db::open(dir.path(), DbOptions::default()).expect("open db");
+        let mut ingest = Ingest::new();
+        for _ in 0..REPLAY_ROUNDS {
+            ingest.round(&db, true);
+        }
+        db.close().expect("close");
+        (ingest.load.len() * REPLAY_ROUNDS) as u64
+    };
+    let mut g = c.benchmark_group("db");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(samples));
+    g.bench_function("open_replay", |b| {
+        b.iter_custom(|n| {
+            cpu_timed(n, || {
+                let db = Db::open(dir.path(), DbOptions::default()).expect("open db");
+                assert_eq!(db.replay_report().wal.samples, samples);
+                drop(db);
+            })
+        })
+    });
+    g.finish();
+}
+
 fn index(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let db =
@@ -127,5 +164,36 @@ fn index(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ingest, index);
+fn series_lookup(c: &mut Criterion) {
+    let load = NodeLoad::new(SERIES, 5);
+    let own = promethium_engine::head::SeriesMap::default();
+    let dash: dashmap::DashMap<promethium_engine::model::Labels, u64> = dashmap::DashMap::new();
+    for (i, l) in load.labels.iter().enumerate() {
+        own.get_or_create(l, None);
+        dash.insert(l.clone(), i as u64);
+    }
+    let mut g = c.benchmark_group("series_lookup");
+    g.throughput(Throughput::Elements(load.len() as u64));
+    g.bench_function("own_shards", |b| {
+        b.iter_custom(|n| {
+            cpu_timed(n, || {
+                for l in &load.labels {
+                    black_box(own.get_by_labels(l.stable_hash(), black_box(l)).is_some());
+                }
+            })
+        })
+    });
+    g.bench_function("dashmap", |b| {
+        b.iter_custom(|n| {
+            cpu_timed(n, || {
+                for l in &load.labels {
+                    black_box(dash.get(black_box(l)).is_some());
+                }
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, ingest, replay, index, series_lookup);
 criterion_main!(benches);

@@ -201,16 +201,7 @@ fn replay_into(head: &Head, wal_dir: &Path) -> Result<ReplayReport, WalError> {
             }
         }
         Record::Samples(samples) => {
-            let (mut min, mut max) = (i64::MAX, i64::MIN);
-            for s in &samples {
-                if head.replay_sample(s.series_ref, s.t_ms, s.value) {
-                    min = min.min(s.t_ms);
-                    max = max.max(s.t_ms);
-                } else {
-                    report.skipped_samples += 1;
-                }
-            }
-            head.note_time_range(min, max);
+            report.skipped_samples += head.replay_samples(&samples);
             samples_seen += samples.len() as u64;
             if last_progress.elapsed().as_secs() >= 5 {
                 last_progress = Instant::now();

@@ -40,6 +40,7 @@ pub use read::HeadQuerier;
 pub use series::{MemSeries, SeriesMap, SeriesState};
 
 use crate::model::{Labels, SeriesRef};
+use crate::wal::RefSample;
 
 /// Directory under the data directory that holds head chunk files.
 pub const CHUNKS_HEAD_DIR: &str = "chunks_head";
@@ -169,18 +170,34 @@ impl Head {
         }
     }
 
-    /// Appends one replayed sample by reference, skipping (and returning
-    /// false for) samples of unknown series or out of order.
-    pub fn replay_sample(&self, series_ref: SeriesRef, t_ms: i64, value: f64) -> bool {
-        let Some(series) = self.series.get_by_ref(series_ref) else { return false };
-        let mut st = series.state.lock();
-        if st.last_sample().is_some_and(|(last, _)| t_ms <= last) {
-            return false;
+    /// Appends one WAL record's samples (replay), skipping samples of
+    /// unknown series and samples not newer than their series' last (a commit
+    /// torn by a crash can leave either). Returns how many were skipped.
+    ///
+    /// The by-ref table is read-locked once for the record and series are
+    /// not reference-counted per sample: replay is one thread, and this is
+    /// most of its time.
+    pub fn replay_samples(&self, samples: &[RefSample]) -> u64 {
+        let (mut min, mut max, mut skipped) = (i64::MAX, i64::MIN, 0u64);
+        let refs = self.series.refs();
+        for s in samples {
+            let Some(series) = refs.get(s.series_ref) else {
+                skipped += 1;
+                continue;
+            };
+            let mut st = series.state.lock();
+            if st.last_sample().is_some_and(|(last, _)| s.t_ms <= last) {
+                skipped += 1;
+                continue;
+            }
+            self.append_to_chunk(series, &mut st, s.t_ms, s.value);
+            min = min.min(s.t_ms);
+            max = max.max(s.t_ms);
         }
-        self.append_to_chunk(&series, &mut st, t_ms, value);
-        drop(st);
-        self.samples_appended.fetch_add(1, Ordering::Relaxed);
-        true
+        drop(refs);
+        self.note_time_range(min, max);
+        self.samples_appended.fetch_add(samples.len() as u64 - skipped, Ordering::Relaxed);
+        skipped
     }
 
     /// Appends a sample already checked to be newer than the series' last.
