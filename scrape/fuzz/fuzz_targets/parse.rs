@@ -10,7 +10,7 @@
 
 #![no_main]
 
-#[allow(dead_code, unreachable_pub)]
+#[allow(dead_code, unreachable_pub, unused_imports)]
 #[path = "../../src/parse/mod.rs"]
 mod parse;
 
