@@ -1036,6 +1036,61 @@ mod tests {
     }
 
     #[test]
+    fn scrapes_into_the_real_db_with_cached_refs_and_staleness() {
+        use promethium_engine::Queryable;
+        use promethium_engine::db::{Db, DbOptions};
+        use promethium_engine::model::Matcher;
+
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Db::open(dir.path(), DbOptions::default()).unwrap());
+        let labels = Labels::new([("__address__", "h:1"), ("instance", "h:1"), ("job", "j")]);
+        let target = Target::new(
+            "j",
+            labels.clone(),
+            labels,
+            &BTreeMap::new(),
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let mut lp = ScrapeLoop::new(
+            Arc::new(target),
+            db.clone(),
+            Arc::new(LoopOptions::default()),
+            Arc::new(ScrapeMetrics::default()),
+            None,
+        );
+        let t0 = 1_700_000_000_000;
+        for (i, body) in ["a 1\nb 1\n", "a 2\nb 2\n", "a 3\n"].iter().enumerate() {
+            let r = lp.append_scrape(
+                body.as_bytes(),
+                TEXT,
+                t0 + i as i64 * 1000,
+                Ok(()),
+                Instant::now(),
+            );
+            assert_eq!(r.error, None);
+            assert_eq!(r.series_added, if i == 0 { 2 } else { 0 });
+        }
+        let values = {
+            let q = db.querier(t0, t0 + 10_000).unwrap();
+            let set = q.select(&[Matcher::equal("__name__", "b")], None).unwrap();
+            assert_eq!(set.len(), 1);
+            let mut it = set[0].iter();
+            let mut values = Vec::new();
+            while let Some(s) = it.next() {
+                values.push(s);
+            }
+            values
+        };
+        assert_eq!(values.len(), 3);
+        assert_eq!(values[1], StoredSample::new(t0 + 1000, 2.0));
+        assert_eq!(values[2].t_ms, t0 + 2000);
+        assert!(is_stale_nan(values[2].value));
+        db.close().unwrap();
+    }
+
+    #[test]
     fn timing_helpers() {
         let interval = Duration::from_secs(10);
         let now = UNIX_EPOCH + Duration::from_millis(1_000_003_000);
