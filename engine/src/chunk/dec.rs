@@ -24,7 +24,8 @@
 
 use super::bstream::{BitReader, BitWriter};
 use super::xor::{
-    HEADER_BYTES, chunk_num_samples, read_uvarint, read_varint, write_uvarint, write_varint,
+    HEADER_BYTES, chunk_num_samples, fits, read_uvarint, read_varint, sign_extend, write_uvarint,
+    write_varint,
 };
 use crate::model::Sample;
 use crate::query::SampleIterator;
@@ -168,12 +169,6 @@ pub fn encode(ts: &[i64], vs: &[f64], out: &mut Vec<u8>, mantissas: &mut Vec<i64
     true
 }
 
-#[inline]
-fn fits(x: i64, bits: u32) -> bool {
-    let half = 1i64 << (bits - 1);
-    -half < x && x <= half
-}
-
 /// `11` then a class: `0`+5 bits, `10`+9, `110`+16, `1110`+24, `1111`+64.
 fn write_offset_change(w: &mut BitWriter, x: i64) {
     let u = x as u64;
@@ -214,11 +209,6 @@ fn write_value(w: &mut BitWriter, x: i64, width: &mut u32) {
         w.write_bits((0b11 << 6) | u64::from(need - 1), 8);
         w.write_bits(z, need);
     }
-}
-
-#[inline]
-fn sign_extend(bits: u64, width: u32) -> i64 {
-    if bits > (1 << (width - 1)) { bits as i64 - (1i64 << width) } else { bits as i64 }
 }
 
 /// Decodes a closed decimal chunk; a [`SampleIterator`] with `seek`.

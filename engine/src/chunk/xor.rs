@@ -84,81 +84,92 @@ impl XorEncoder {
     #[inline]
     pub fn append(&mut self, t: i64, v: f64) {
         let v_bits = v.to_bits();
-        match self.count {
-            0 => {
-                write_varint(&mut self.stream, t);
-                self.stream.write_bits(v_bits, 64);
-            }
-            1 => {
-                let delta = t.wrapping_sub(self.t);
-                write_uvarint(&mut self.stream, delta as u64);
-                self.write_value(v_bits);
-                self.t_delta = delta;
-            }
-            _ => {
-                let delta = t.wrapping_sub(self.t);
-                let dod = delta.wrapping_sub(self.t_delta);
-                self.write_dod(dod);
-                self.write_value(v_bits);
-                self.t_delta = delta;
-            }
+        if self.count >= 2 {
+            let delta = t.wrapping_sub(self.t);
+            let (code, len) = self.dod_code(delta.wrapping_sub(self.t_delta));
+            self.write_value(v_bits, code, len);
+            self.t_delta = delta;
+        } else if self.count == 0 {
+            write_varint(&mut self.stream, t);
+            self.stream.write_bits(v_bits, 64);
+        } else {
+            let delta = t.wrapping_sub(self.t);
+            write_uvarint(&mut self.stream, delta as u64);
+            self.write_value(v_bits, 0, 0);
+            self.t_delta = delta;
         }
         self.t = t;
         self.v_bits = v_bits;
         self.count += 1;
     }
 
+    /// The timestamp code for `dod` as `(bits, length)`, to be written in
+    /// front of the value code. The rare 64-bit class is written here and
+    /// returns length 0.
     #[inline]
-    fn write_dod(&mut self, dod: i64) {
-        let s = &mut self.stream;
+    fn dod_code(&mut self, dod: i64) -> (u64, u32) {
         if dod == 0 {
-            s.write_bits(0, 1);
+            (0, 1)
         } else if fits(dod, 8) {
-            s.write_bits((0b10 << 8) | (dod as u64 & 0xff), 10);
+            ((0b10 << 8) | (dod as u64 & 0xff), 10)
         } else if fits(dod, 14) {
-            s.write_bits((0b110 << 14) | (dod as u64 & 0x3fff), 17);
+            ((0b110 << 14) | (dod as u64 & 0x3fff), 17)
         } else if fits(dod, 20) {
-            s.write_bits((0b1110 << 20) | (dod as u64 & 0xf_ffff), 24);
+            ((0b1110 << 20) | (dod as u64 & 0xf_ffff), 24)
         } else {
-            s.write_bits(0b1111, 4);
-            s.write_bits(dod as u64, 64);
+            self.stream.write_bits(0b1111, 4);
+            self.stream.write_bits(dod as u64, 64);
+            (0, 0)
         }
     }
 
+    /// Writes `prefix` (`prefix_len` bits, the timestamp code) and the value
+    /// code, as one write when together they fit in 64 bits, which is the
+    /// common case (a steady sample is `0` `0`: two bits, one write).
     #[inline]
-    fn write_value(&mut self, v_bits: u64) {
+    fn write_value(&mut self, v_bits: u64, prefix: u64, prefix_len: u32) {
         let delta = v_bits ^ self.v_bits;
         let s = &mut self.stream;
-        if delta == 0 {
-            s.write_bits(0, 1);
-            return;
-        }
-        let lead = (delta.leading_zeros() as u8).min(31);
-        let trail = delta.trailing_zeros() as u8;
-        if self.leading != NO_WINDOW && lead >= self.leading && trail >= self.trailing {
-            // Reuse the previous window: `10` + the meaningful bits.
-            let sig = 64 - u32::from(self.leading) - u32::from(self.trailing);
-            let payload = delta >> self.trailing;
-            if sig <= 62 {
-                s.write_bits((0b10 << sig) | payload, sig + 2);
-            } else {
-                s.write_bits(0b10, 2);
-                s.write_bits(payload, sig);
-            }
+        let (code, len) = if delta == 0 {
+            (0, 1)
         } else {
-            // New window: `11`, 5 bits of leading zeros, 6 bits of length
-            // (64 written as 0), then the meaningful bits.
-            self.leading = lead;
-            self.trailing = trail;
-            let sig = 64 - u32::from(lead) - u32::from(trail);
-            let head = (0b11 << 11) | (u64::from(lead) << 6) | u64::from(sig & 63);
-            let payload = delta >> trail;
-            if sig <= 51 {
-                s.write_bits((head << sig) | payload, 13 + sig);
+            let lead = (delta.leading_zeros() as u8).min(31);
+            let trail = delta.trailing_zeros() as u8;
+            if self.leading != NO_WINDOW && lead >= self.leading && trail >= self.trailing {
+                // Reuse the previous window: `10` + the meaningful bits.
+                let sig = 64 - u32::from(self.leading) - u32::from(self.trailing);
+                let payload = delta >> self.trailing;
+                if sig > 62 {
+                    s.write_bits(prefix, prefix_len);
+                    s.write_bits(0b10, 2);
+                    s.write_bits(payload, sig);
+                    return;
+                }
+                ((0b10 << sig) | payload, sig + 2)
             } else {
-                s.write_bits(head, 13);
-                s.write_bits(payload, sig);
+                // New window: `11`, 5 bits of leading zeros, 6 bits of length
+                // (64 written as 0), then the meaningful bits.
+                self.leading = lead;
+                self.trailing = trail;
+                let sig = 64 - u32::from(lead) - u32::from(trail);
+                let head = (0b11 << 11) | (u64::from(lead) << 6) | u64::from(sig & 63);
+                let payload = delta >> trail;
+                if sig > 51 {
+                    s.write_bits(prefix, prefix_len);
+                    s.write_bits(head, 13);
+                    s.write_bits(payload, sig);
+                    return;
+                }
+                ((head << sig) | payload, 13 + sig)
             }
+        };
+        if prefix_len == 0 {
+            s.write_bits(code, len);
+        } else if prefix_len + len <= 64 {
+            s.write_bits((prefix << len) | code, prefix_len + len);
+        } else {
+            s.write_bits(prefix, prefix_len);
+            s.write_bits(code, len);
         }
     }
 
@@ -202,7 +213,7 @@ impl XorEncoder {
 /// (Prometheus' `bitRange`; the most negative value is left out so that the
 /// decoder can tell signs apart with one comparison).
 #[inline]
-fn fits(dod: i64, bits: u32) -> bool {
+pub(super) fn fits(dod: i64, bits: u32) -> bool {
     let half = 1i64 << (bits - 1);
     -half < dod && dod <= half
 }
@@ -398,7 +409,7 @@ impl XorIterator<'_> {
 }
 
 #[inline]
-fn sign_extend(bits: u64, width: u32) -> i64 {
+pub(super) fn sign_extend(bits: u64, width: u32) -> i64 {
     // Values above 2^(width-1) are negative (see `fits`).
     if bits > (1 << (width - 1)) { bits as i64 - (1i64 << width) } else { bits as i64 }
 }
