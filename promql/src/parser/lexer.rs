@@ -235,11 +235,19 @@ fn is_alnum(c: char) -> bool {
 }
 
 fn keyword(word: &str) -> Option<TokenKind> {
-    let lower = word.to_ascii_lowercase();
-    if let Some(op) = AggregateOp::from_name(&lower) {
+    // No keyword is longer than `count_values`; lowercase into a stack
+    // buffer instead of allocating for every identifier.
+    let mut buf = [0u8; 12];
+    let Some(dst) = buf.get_mut(..word.len()) else {
+        return None;
+    };
+    dst.copy_from_slice(word.as_bytes());
+    dst.make_ascii_lowercase();
+    let lower = std::str::from_utf8(dst).ok()?;
+    if let Some(op) = AggregateOp::from_name(lower) {
         return Some(TokenKind::Aggregator(op));
     }
-    Some(match lower.as_str() {
+    Some(match lower {
         "and" => TokenKind::And,
         "or" => TokenKind::Or,
         "unless" => TokenKind::Unless,

@@ -276,8 +276,12 @@ impl<'a> Parser<'a> {
     }
 
     fn expr_inner(&mut self, min_precedence: u8) -> PResult<Expr> {
+        let start = self.pos;
         let mut lhs = self.unary()?;
-        let mut depth = tree_depth(&lhs);
+        // Exact depth of `lhs`, only tracked once the expression has more
+        // tokens than MAX_DEPTH (every node consumes a token, so a shorter
+        // one cannot be too deep).
+        let mut depth: Option<usize> = None;
         while let Some(op) = Self::binary_op(self.peek_kind()) {
             let precedence = op.precedence();
             if precedence < min_precedence {
@@ -287,8 +291,11 @@ impl<'a> Parser<'a> {
             let modifiers = self.bin_modifiers()?;
             let next_min = if op.is_right_associative() { precedence } else { precedence + 1 };
             let rhs = self.expr(next_min)?;
-            depth = 1 + depth.max(tree_depth(&rhs));
-            self.check_depth(depth)?;
+            if self.pos - start > MAX_DEPTH {
+                let d = 1 + depth.unwrap_or_else(|| tree_depth(&lhs)).max(tree_depth(&rhs));
+                self.check_depth(d)?;
+                depth = Some(d);
+            }
             lhs = Expr::Binary(BinaryExpr {
                 op,
                 lhs: Box::new(lhs),
@@ -305,8 +312,9 @@ impl<'a> Parser<'a> {
             TokenKind::Add => UnaryOp::Pos,
             TokenKind::Sub => UnaryOp::Neg,
             _ => {
+                let start = self.pos;
                 let primary = self.primary()?;
-                return self.postfix(primary);
+                return self.postfix(primary, start);
             }
         };
         let op_tok = self.advance();
@@ -541,13 +549,15 @@ impl<'a> Parser<'a> {
 
     // ---- postfix modifiers ------------------------------------------------
 
-    fn postfix(&mut self, mut expr: Expr) -> PResult<Expr> {
-        let mut depth = tree_depth(&expr);
+    /// Applies `[...]`, `offset`, `@`, `anchored` and `smoothed` to a
+    /// primary expression that started at token `start`.
+    fn postfix(&mut self, mut expr: Expr, start: usize) -> PResult<Expr> {
         loop {
             expr = match self.peek_kind() {
                 TokenKind::LeftBracket => {
-                    depth += 1;
-                    self.check_depth(depth)?;
+                    if self.pos - start > MAX_DEPTH {
+                        self.check_depth(1 + tree_depth(&expr))?;
+                    }
                     self.range_or_subquery(expr)?
                 }
                 TokenKind::Keyword(Keyword::Offset) => self.offset(expr)?,
@@ -812,8 +822,10 @@ impl<'a> Parser<'a> {
     /// A duration expression (inside `[...]`, or continuing an offset).
     fn duration_expr(&mut self, min_precedence: u8) -> PResult<DurationExpr> {
         self.enter()?;
-        let r =
-            self.duration_unary().and_then(|lhs| self.duration_binary_rest(lhs, min_precedence));
+        let start = self.pos;
+        let r = self
+            .duration_unary()
+            .and_then(|lhs| self.duration_binary_rest(lhs, min_precedence, start));
         self.nesting -= 1;
         r
     }
@@ -822,8 +834,9 @@ impl<'a> Parser<'a> {
         &mut self,
         mut lhs: DurationExpr,
         min_precedence: u8,
+        start: usize,
     ) -> PResult<DurationExpr> {
-        let mut depth = duration_depth(&lhs);
+        let mut depth: Option<usize> = None;
         while let Some(op) = Self::duration_op(self.peek_kind()) {
             let precedence = Self::duration_precedence(op);
             if precedence < min_precedence {
@@ -832,8 +845,11 @@ impl<'a> Parser<'a> {
             let op_tok = self.advance();
             let next_min = if op == DurationOp::Pow { precedence } else { precedence + 1 };
             let rhs = self.duration_expr(next_min)?;
-            depth = 1 + depth.max(duration_depth(&rhs));
-            self.check_depth(depth)?;
+            if self.pos - start > MAX_DEPTH {
+                let d = 1 + depth.unwrap_or_else(|| duration_depth(&lhs)).max(duration_depth(&rhs));
+                self.check_depth(d)?;
+                depth = Some(d);
+            }
             if let Some(n) = is_literal(&rhs) {
                 if n.value == 0.0 && op == DurationOp::Div {
                     return Err(self.err(Span::new(op_tok.start, op_tok.end), "division by zero"));
