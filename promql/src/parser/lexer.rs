@@ -238,9 +238,7 @@ fn keyword(word: &str) -> Option<TokenKind> {
     // No keyword is longer than `count_values`; lowercase into a stack
     // buffer instead of allocating for every identifier.
     let mut buf = [0u8; 12];
-    let Some(dst) = buf.get_mut(..word.len()) else {
-        return None;
-    };
+    let dst = buf.get_mut(..word.len())?;
     dst.copy_from_slice(word.as_bytes());
     dst.make_ascii_lowercase();
     let lower = std::str::from_utf8(dst).ok()?;
