@@ -148,9 +148,18 @@ scrape_configs:
     assert_eq!(j.static_configs[0].labels["team"], "x");
     assert_eq!(j.file_sd_configs[0].refresh_interval, Duration::from_secs(60));
     assert_eq!(j.kubernetes_sd_configs[0].namespaces.names, vec!["default"]);
-    let providers: Vec<String> = j.sd_providers().into_iter().map(|(name, _)| name).collect();
-    assert_eq!(providers, vec!["static_configs/0", "file_sd_configs/0"]);
-    assert!(c.warnings().iter().any(|w| w.contains("kubernetes_sd_configs")), "{:?}", c.warnings());
+    // Every configured mechanism either runs as a provider or is reported
+    // (once per job) as not implemented.
+    let (providers, unimplemented) = j.sd_config_set().providers();
+    let names: Vec<String> = providers.into_iter().map(|(name, _)| name).collect();
+    let k8s_missing = unimplemented.contains(&"kubernetes_sd_configs");
+    let mut want = vec!["static_configs/0", "file_sd_configs/0"];
+    if !k8s_missing {
+        want.push("kubernetes_sd_configs/0");
+    }
+    assert_eq!(names, want);
+    let warned = c.warnings().iter().any(|w| w.contains("kubernetes_sd_configs"));
+    assert_eq!(warned, k8s_missing, "{:?}", c.warnings());
 }
 
 #[test]
