@@ -163,10 +163,23 @@ impl Head {
 
     /// Recreates a series with its original reference (WAL replay): it is
     /// marked logged and indexed at once.
+    ///
+    /// A label set logged twice under different refs (possible once head
+    /// truncation drops and recreates series) keeps its first series; the
+    /// later ref becomes an alias of it, so the samples logged under either
+    /// ref land in one series, as Prometheus' replay does.
     pub fn replay_series(&self, series_ref: SeriesRef, labels: &Labels) {
+        // Refs start at 1; a 0 can only come from a damaged log.
+        if series_ref.0 == 0 || labels.is_empty() {
+            return;
+        }
         let (series, created) = self.series.get_or_create(labels, Some(series_ref));
-        if created && !series.logged.swap(true, Ordering::AcqRel) {
-            self.index.write().add(series.series_ref.0, &series.labels);
+        if created {
+            if !series.logged.swap(true, Ordering::AcqRel) {
+                self.index.write().add(series.series_ref.0, &series.labels);
+            }
+        } else if series.series_ref != series_ref {
+            self.series.alias(series_ref, series);
         }
     }
 
@@ -368,6 +381,28 @@ mod tests {
     use super::*;
     use crate::model::Matcher;
     use crate::query::Querier;
+
+    #[test]
+    fn replayed_duplicate_series_records_alias_one_series() {
+        let dir = tempfile::tempdir().unwrap();
+        let head = Head::open(dir.path(), HeadOptions::default()).unwrap();
+        let l = Labels::new([("__name__", "x")]);
+        head.replay_series(SeriesRef(3), &l);
+        head.replay_series(SeriesRef(9), &l);
+        let sample = |r, t| RefSample { series_ref: SeriesRef(r), t_ms: t, value: 1.0 };
+        assert_eq!(head.replay_samples(&[sample(3, 10), sample(9, 20), sample(4, 30)]), 1);
+        assert_eq!(head.stats().num_series, 1);
+        let (_, chunks) = head.series_chunks(SeriesRef(9), 0, 100).unwrap().unwrap();
+        let mut it =
+            crate::chunk::ChunkIterator::new(chunks[0].encoding, chunks[0].bytes.as_slice());
+        let ts: Vec<i64> =
+            std::iter::from_fn(|| crate::query::SampleIterator::next(&mut it).map(|s| s.t_ms))
+                .collect();
+        assert_eq!(ts, [10, 20]);
+        // New series continue above every replayed ref.
+        let r = head.appender().append(None, &Labels::new([("__name__", "y")]), 1, 1.0).unwrap();
+        assert_eq!(r, SeriesRef(10));
+    }
 
     #[test]
     fn truncation_drops_old_chunks_and_emptied_series() {

@@ -246,6 +246,20 @@ impl SeriesMap {
         (series, true)
     }
 
+    /// Makes `r` a second reference to `series` (WAL replay of a label set
+    /// logged under two refs).
+    pub fn alias(&self, r: SeriesRef, series: Arc<MemSeries>) {
+        self.next_ref.fetch_max(r.0 + 1, Ordering::Relaxed);
+        let idx = usize::try_from(r.0 - 1).expect("refs fit usize");
+        let mut by_ref = self.by_ref.write();
+        if by_ref.len() <= idx {
+            by_ref.resize(idx + 1, None);
+        }
+        if by_ref[idx].is_none() {
+            by_ref[idx] = Some(series);
+        }
+    }
+
     /// Removes a series from both maps (head truncation).
     pub fn remove(&self, series: &MemSeries) {
         let hash = series.labels.stable_hash();
