@@ -44,7 +44,7 @@ pub async fn route<B: ReqBody>(state: &Arc<AppState>, req: Request<B>) -> (&'sta
         p if p.starts_with("/api/v1/") => {
             crate::api::dispatch(state, req, &p["/api/v1".len()..]).await
         }
-        p => match crate::web::page(state, &method, p) {
+        p => match crate::web::page(state, &req, p) {
             Some(r) => ("/", r),
             None => ("other", not_found()),
         },
