@@ -57,7 +57,6 @@ impl SdConfigSet<'_> {
     /// one provider.
     pub fn providers(&self) -> (Vec<NamedProvider>, Vec<&'static str>) {
         let mut out: Vec<NamedProvider> = Vec::new();
-        let mut unimplemented = Vec::new();
         if !self.static_configs.is_empty() {
             out.push((
                 "static_configs/0".into(),
@@ -67,13 +66,12 @@ impl SdConfigSet<'_> {
         for (i, c) in self.file_sd_configs.iter().enumerate() {
             out.push((format!("file_sd_configs/{i}"), Arc::new(c.clone())));
         }
-        // Kubernetes discovery registers here once `KubernetesSdConfig`
-        // implements `SdConfig`: replace this `if` with a loop like the
-        // file one, naming providers `kubernetes_sd_configs/{i}`. Until
-        // then the key is reported as not implemented (a load warning).
-        if !self.kubernetes_sd_configs.is_empty() {
-            unimplemented.push("kubernetes_sd_configs");
+        for (i, c) in self.kubernetes_sd_configs.iter().enumerate() {
+            out.push((format!("kubernetes_sd_configs/{i}"), Arc::new(c.clone())));
         }
+        // Keys of mechanisms parsed but not implemented would be listed
+        // here; every key this set carries is implemented.
+        let unimplemented = Vec::new();
         (out, unimplemented)
     }
 }

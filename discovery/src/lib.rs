@@ -93,5 +93,6 @@ pub enum DiscoveryError {
 
 pub mod config;
 pub mod file;
+pub mod kubernetes;
 pub mod manager;
 pub mod static_config;

@@ -1,0 +1,140 @@
+//! Kubernetes service discovery (`kubernetes_sd_configs`).
+//!
+//! For each role (`node`, `pod`, `service`, `endpoints`, `endpointslice`,
+//! `ingress`) the discoverer watches the kinds it needs through `kube`'s
+//! watchers and turns every object into a target group whose source,
+//! targets and `__meta_kubernetes_*` labels are the ones Prometheus
+//! produces, so relabel rules written for Prometheus select the same
+//! targets. [`required_rbac_rules`] lists what the service account must be
+//! allowed to read, derived from the same table the watchers use.
+
+mod client;
+mod labels;
+mod roles;
+mod watch;
+
+use tokio::sync::mpsc;
+
+pub use client::ClientError;
+
+use crate::config::{KubernetesRole, KubernetesSdConfig};
+use crate::{Discoverer, DiscoveryError, DiscoveryFuture, SdConfig, TargetGroup};
+
+impl SdConfig for KubernetesSdConfig {
+    fn key(&self) -> &'static str {
+        "kubernetes_sd_configs"
+    }
+
+    fn discoverer(&self) -> Result<Box<dyn Discoverer>, DiscoveryError> {
+        Ok(Box::new(KubernetesDiscoverer { config: self.clone() }))
+    }
+}
+
+/// A running `kubernetes_sd_configs` entry.
+#[derive(Debug)]
+pub struct KubernetesDiscoverer {
+    config: KubernetesSdConfig,
+}
+
+impl KubernetesDiscoverer {
+    /// The namespaces to watch; empty means all.
+    fn namespaces(&self) -> Vec<String> {
+        let mut names = self.config.namespaces.names.clone();
+        if self.config.namespaces.own_namespace {
+            match client::own_namespace() {
+                Some(ns) => names.push(ns),
+                None => tracing::warn!(
+                    "own_namespace is set but the service account namespace file is not readable"
+                ),
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+impl Discoverer for KubernetesDiscoverer {
+    fn run(self: Box<Self>, updates: mpsc::Sender<Vec<TargetGroup>>) -> DiscoveryFuture {
+        Box::pin(async move {
+            let namespaces = self.namespaces();
+            let mut backoff = std::time::Duration::from_millis(500);
+            // Building the client can fail transiently (API server not yet
+            // reachable for a kubeconfig with exec auth, files not mounted
+            // yet); retry with back-off rather than giving up.
+            let client = loop {
+                match client::kube_config(&self.config)
+                    .await
+                    .and_then(|c| kube::Client::try_from(c).map_err(ClientError::from))
+                {
+                    Ok(client) => break client,
+                    Err(e) => {
+                        tracing::error!(error = %e, role = self.config.role.as_str(), "cannot create kubernetes client");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
+                    }
+                }
+            };
+            watch::run(client, self.config, namespaces, updates).await;
+        })
+    }
+}
+
+/// One RBAC rule the discovery service account needs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RbacRule {
+    /// The API group (`""` for the core group).
+    pub api_group: &'static str,
+    /// The resource, plural.
+    pub resource: &'static str,
+    /// The verbs, always `get`, `list`, `watch`.
+    pub verbs: [&'static str; 3],
+}
+
+/// The read rights every role needs, including `attach_metadata` extras
+/// (nodes for pod/endpoints/endpointslice, namespaces for all but node).
+/// Derived from the same table that decides which watches a role opens.
+pub fn required_rbac_rules() -> Vec<RbacRule> {
+    let roles = [
+        KubernetesRole::Node,
+        KubernetesRole::Pod,
+        KubernetesRole::Service,
+        KubernetesRole::Endpoints,
+        KubernetesRole::EndpointSlice,
+        KubernetesRole::Ingress,
+    ];
+    let mut rules: Vec<RbacRule> = roles
+        .iter()
+        .flat_map(|&r| watch::kinds_for(r, true, true))
+        .map(|k| {
+            let (api_group, resource) = match k {
+                watch::Kind::Node => ("", "nodes"),
+                watch::Kind::Pod => ("", "pods"),
+                watch::Kind::Service => ("", "services"),
+                watch::Kind::Endpoints => ("", "endpoints"),
+                watch::Kind::Namespace => ("", "namespaces"),
+                watch::Kind::EndpointSlice => ("discovery.k8s.io", "endpointslices"),
+                watch::Kind::Ingress => ("networking.k8s.io", "ingresses"),
+            };
+            RbacRule { api_group, resource, verbs: ["get", "list", "watch"] }
+        })
+        .collect();
+    rules.sort();
+    rules.dedup();
+    rules
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rbac_covers_every_watched_kind() {
+        let resources: Vec<_> = required_rbac_rules().iter().map(|r| r.resource).collect();
+        for r in
+            ["nodes", "pods", "services", "endpoints", "endpointslices", "ingresses", "namespaces"]
+        {
+            assert!(resources.contains(&r), "{r} missing");
+        }
+    }
+}
