@@ -11,6 +11,8 @@
 mod client;
 mod labels;
 mod roles;
+#[cfg(feature = "test-support")]
+pub mod testing;
 mod watch;
 
 use tokio::sync::mpsc;
