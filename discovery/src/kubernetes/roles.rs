@@ -23,18 +23,19 @@ use super::labels::{
 use crate::{ADDRESS_LABEL, LabelSet, TargetGroup};
 
 /// Objects the builders look up, keyed by `namespace/name` (nodes and
-/// namespaces by name), plus which metadata to attach.
-#[derive(Debug, Default)]
-pub(crate) struct Related {
-    pub(crate) pods: HashMap<String, Pod>,
-    pub(crate) services: HashMap<String, Service>,
-    pub(crate) nodes: HashMap<String, Node>,
-    pub(crate) namespaces: HashMap<String, Namespace>,
+/// namespaces by name), plus which metadata to attach. Borrowed from the
+/// watch caches: a rebuild must not copy thousands of objects.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Related<'a> {
+    pub(crate) pods: &'a HashMap<String, Pod>,
+    pub(crate) services: &'a HashMap<String, Service>,
+    pub(crate) nodes: &'a HashMap<String, Node>,
+    pub(crate) namespaces: &'a HashMap<String, Namespace>,
     pub(crate) attach_node: bool,
     pub(crate) attach_namespace: bool,
 }
 
-impl Related {
+impl Related<'_> {
     fn add_namespace_labels(&self, out: &mut LabelSet, namespace: &str) {
         if let Some(ns) = self.namespaces.get(namespace).filter(|_| self.attach_namespace) {
             add_labels_and_annotations(out, &ns.metadata, "namespace");
@@ -197,7 +198,7 @@ fn container_port_labels(
 /// One target per container port (a container without ports gets one
 /// target at the bare pod IP). A pod without an IP yields an empty group;
 /// with `attach_metadata.node`, so does a pod whose node is not known yet.
-pub(crate) fn build_pod(pod: &Pod, related: &Related) -> TargetGroup {
+pub(crate) fn build_pod(pod: &Pod, related: &Related<'_>) -> TargetGroup {
     let mut group = TargetGroup { source: pod_source(pod), ..TargetGroup::default() };
     let Some(ip) = pod.status.as_ref().and_then(|s| s.pod_ip.clone()).filter(|ip| !ip.is_empty())
     else {
@@ -256,7 +257,7 @@ pub(crate) fn service_labels(svc: &Service) -> LabelSet {
 }
 
 /// One target per service port at `<name>.<namespace>.svc:<port>`.
-pub(crate) fn build_service(svc: &Service, related: &Related) -> TargetGroup {
+pub(crate) fn build_service(svc: &Service, related: &Related<'_>) -> TargetGroup {
     let mut labels = service_labels(svc);
     related.add_namespace_labels(&mut labels, namespace(&svc.metadata));
     let mut group = TargetGroup { source: service_source(svc), labels, ..TargetGroup::default() };
@@ -318,7 +319,7 @@ pub(crate) fn endpoints_source(eps: &Endpoints) -> String {
 type SeenPods<'a> = BTreeMap<String, (&'a Pod, Vec<i32>)>;
 
 fn resolve_pod<'a>(
-    related: &'a Related,
+    related: &'a Related<'a>,
     kind: Option<&str>,
     ns: Option<&str>,
     name: Option<&str>,
@@ -374,7 +375,7 @@ fn add_unseen_container_ports(group: &mut TargetGroup, seen: &SeenPods<'_>) {
 /// One target per address and port of every subset (ready addresses with
 /// `endpoint_ready="true"`, not-ready ones with `"false"`), enriched with the
 /// service of the same name and the pods behind the addresses.
-pub(crate) fn build_endpoints(eps: &Endpoints, related: &Related) -> TargetGroup {
+pub(crate) fn build_endpoints(eps: &Endpoints, related: &Related<'_>) -> TargetGroup {
     let ns = namespace(&eps.metadata);
     let mut labels = LabelSet::from([(NAMESPACE.to_owned(), ns.to_owned())]);
     if let Some(svc) = related.services.get(&format!("{ns}/{}", name(&eps.metadata))) {
@@ -457,7 +458,7 @@ pub(crate) const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 /// One target per endpoint address and slice port, enriched with the
 /// owning service (`kubernetes.io/service-name`) and pods. Slices of a
 /// dual-stack service's secondary IP family yield no targets.
-pub(crate) fn build_endpointslice(eps: &EndpointSlice, related: &Related) -> TargetGroup {
+pub(crate) fn build_endpointslice(eps: &EndpointSlice, related: &Related<'_>) -> TargetGroup {
     let ns = namespace(&eps.metadata);
     let mut labels = LabelSet::from([
         (NAMESPACE.to_owned(), ns.to_owned()),
@@ -577,7 +578,7 @@ pub(crate) fn ingress_source(ing: &Ingress) -> String {
 
 /// One target per rule host and path; the scheme is https when a TLS entry
 /// covers the host (exactly or by a `*.` wildcard of the same depth).
-pub(crate) fn build_ingress(ing: &Ingress, related: &Related) -> TargetGroup {
+pub(crate) fn build_ingress(ing: &Ingress, related: &Related<'_>) -> TargetGroup {
     let mut labels = LabelSet::from([(NAMESPACE.to_owned(), namespace(&ing.metadata).to_owned())]);
     let spec = ing.spec.as_ref();
     if let Some(class) = spec.and_then(|s| s.ingress_class_name.clone()) {

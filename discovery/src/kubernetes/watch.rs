@@ -297,12 +297,12 @@ impl State {
         }
     }
 
-    fn related(&self) -> Related {
+    fn related(&self) -> Related<'_> {
         Related {
-            pods: self.pods.objects.clone(),
-            services: self.services.objects.clone(),
-            nodes: self.nodes.objects.clone(),
-            namespaces: self.namespaces.objects.clone(),
+            pods: &self.pods.objects,
+            services: &self.services.objects,
+            nodes: &self.nodes.objects,
+            namespaces: &self.namespaces.objects,
             attach_node: self.attach_node,
             attach_namespace: self.attach_namespace,
         }
@@ -311,6 +311,8 @@ impl State {
     /// Rebuilds the dirty groups. Keys no longer present become empty groups.
     fn build(&mut self, dirty: Dirty) -> Vec<TargetGroup> {
         use KubernetesRole as R;
+        // Taken out so the caches can be borrowed while it is updated.
+        let mut sent = std::mem::take(&mut self.sent);
         let related = self.related();
         let mut out: BTreeMap<String, TargetGroup> = BTreeMap::new();
         let keys: Vec<String> = if dirty.all {
@@ -357,17 +359,18 @@ impl State {
                 source: source.clone(),
                 ..TargetGroup::default()
             });
-            if group.targets.is_empty() && !self.sent.contains(&group.source) {
+            if group.targets.is_empty() && !sent.contains(&group.source) {
                 // Nothing was sent for this source; an empty group is noise.
                 continue;
             }
             if group.targets.is_empty() {
-                self.sent.remove(&group.source);
+                sent.remove(&group.source);
             } else {
-                self.sent.insert(group.source.clone());
+                sent.insert(group.source.clone());
             }
             out.insert(group.source.clone(), group);
         }
+        self.sent = sent;
         out.into_values().collect()
     }
 }
