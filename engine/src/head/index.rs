@@ -141,17 +141,6 @@ impl MemPostings {
             }
         }
     }
-
-    /// Heap bytes used by postings lists (not counting label strings).
-    pub fn postings_heap_bytes(&self) -> usize {
-        let lists: usize = self
-            .names
-            .values()
-            .flat_map(|vals| vals.values())
-            .map(|l| l.capacity() * 8 + 24 + 16)
-            .sum();
-        lists + self.all.capacity() * 8
-    }
 }
 
 fn insert_sorted(list: &mut Vec<u64>, r: u64) {

@@ -99,6 +99,9 @@ pub struct Head {
     pub(crate) chunks: ChunkDiskMapper,
     min_t: AtomicI64,
     max_t: AtomicI64,
+    /// Samples older than this are refused ([`crate::AppendError::OutOfBounds`]):
+    /// blocks already hold that time range.
+    min_valid_t: AtomicI64,
     next_batch_id: AtomicU64,
     live_chunks: AtomicU64,
     chunks_created: AtomicU64,
@@ -118,6 +121,7 @@ impl Head {
             chunks,
             min_t: AtomicI64::new(i64::MAX),
             max_t: AtomicI64::new(i64::MIN),
+            min_valid_t: AtomicI64::new(i64::MIN),
             next_batch_id: AtomicU64::new(1),
             live_chunks: AtomicU64::new(0),
             chunks_created: AtomicU64::new(0),
@@ -136,6 +140,17 @@ impl Head {
     pub fn time_range(&self) -> Option<(i64, i64)> {
         let (min, max) = (self.min_t.load(Ordering::Acquire), self.max_t.load(Ordering::Acquire));
         (min <= max).then_some((min, max))
+    }
+
+    /// Refuses later appends older than `t_ms` (a block now covers them).
+    /// Never moves backwards.
+    pub fn set_min_valid_time(&self, t_ms: i64) {
+        self.min_valid_t.fetch_max(t_ms, Ordering::AcqRel);
+    }
+
+    /// The oldest timestamp the head accepts.
+    pub fn min_valid_time(&self) -> i64 {
+        self.min_valid_t.load(Ordering::Acquire)
     }
 
     pub(crate) fn note_time_range(&self, min: i64, max: i64) {
@@ -363,16 +378,57 @@ impl Head {
         Ok(())
     }
 
+    /// Hands every logged series' samples inside `[min_t_ms, max_t_ms]`
+    /// to `sink` in batches of about `batch_samples` samples, each batch
+    /// with the series records of the series it holds: what a WAL
+    /// checkpoint keeps. Series never committed are left out (their
+    /// series record reaches the WAL with their first commit).
+    pub fn dump<E>(
+        &self,
+        min_t_ms: i64,
+        max_t_ms: i64,
+        batch_samples: usize,
+        sink: &mut dyn FnMut(&[crate::wal::SeriesRecord], &[RefSample]) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        E: From<ChunkReadError>,
+    {
+        let (mut recs, mut samples) = (Vec::new(), Vec::new());
+        for series in self.series.all() {
+            if !series.logged.load(Ordering::Acquire) {
+                continue;
+            }
+            recs.push(crate::wal::SeriesRecord {
+                series_ref: series.series_ref,
+                labels: series.labels.clone(),
+            });
+            for c in self.chunks_of(&series, min_t_ms, max_t_ms)? {
+                let mut it = crate::chunk::ChunkIterator::new(c.encoding, c.bytes.as_slice());
+                while let Some(s) = crate::query::SampleIterator::next(&mut it) {
+                    if s.t_ms >= min_t_ms && s.t_ms <= max_t_ms {
+                        samples.push(RefSample {
+                            series_ref: series.series_ref,
+                            t_ms: s.t_ms,
+                            value: s.value,
+                        });
+                    }
+                }
+            }
+            if samples.len() >= batch_samples {
+                sink(&recs, &samples)?;
+                recs.clear();
+                samples.clear();
+            }
+        }
+        if !recs.is_empty() || !samples.is_empty() {
+            sink(&recs, &samples)?;
+        }
+        Ok(())
+    }
+
     /// Flushes and seals the head chunk files.
     pub fn close(&self) -> std::io::Result<()> {
         self.chunks.close()
-    }
-
-    /// Heap bytes used per series by the head's own structures, excluding
-    /// label strings and the chunk files: an estimate the memory
-    /// measurement cross-checks.
-    pub fn postings_heap_bytes(&self) -> usize {
-        self.index.read().postings_heap_bytes()
     }
 }
 
