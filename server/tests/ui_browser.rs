@@ -313,7 +313,10 @@ fn every_page_renders_from_the_api_in_chromium() {
     // Graph tab: one legend entry per series of the range query.
     b.click(".tabs button[data-tab=graph]");
     b.wait("legend", "return document.querySelectorAll('.legend > div').length === 2");
-    b.js("const c = document.querySelector('.chart-wrap canvas'); const r = c.getBoundingClientRect(); c.dispatchEvent(new MouseEvent('mousemove', {clientX: r.right - 40, clientY: r.top + 20, bubbles: true}));", json!([]));
+    // A short range so the few seconds of data fill the chart.
+    b.goto(&format!("{base}/query?g0.expr={}&g0.tab=graph&g0.range_input=1m", enc("scrape_duration_seconds")));
+    b.wait("legend", "return document.querySelectorAll('.legend > div').length === 2");
+    b.js("const c = document.querySelector('.chart-wrap canvas'); const r = c.getBoundingClientRect(); c.dispatchEvent(new MouseEvent('mousemove', {clientX: r.right - 16, clientY: r.top + 20, bubbles: true}));", json!([]));
     b.wait("hover tooltip", "const t = document.querySelector('.tooltip'); return t && !t.hidden && t.textContent.includes('value:')");
     b.assert_no_js_errors("/query graph");
     b.screenshot("query-graph");
@@ -329,10 +332,10 @@ fn every_page_renders_from_the_api_in_chromium() {
 
     // An invalid expression shows the server's error at its position.
     b.goto(&format!("{base}/query?g0.expr={}&g0.tab=table", enc("sum(rate(up[5m])")));
-    b.wait("parse error", "return document.querySelector('.error .caret-pos')");
+    b.wait("parse error", "return document.querySelector('main .error .caret-pos')");
     let api_err = get(port, &format!("/api/v1/query?query={}", enc("sum(rate(up[5m])"))).json();
     let api_err = api_err["error"].as_str().expect("error text").to_string();
-    let shown = b.js("return document.querySelector('.error').textContent", json!([]));
+    let shown = b.js("return document.querySelector('main .error').textContent", json!([]));
     assert!(shown.as_str().unwrap().contains(&api_err), "{shown} shows {api_err}");
     let offset = b.js("return document.querySelector('.caret-pos').dataset.errorOffset", json!([]));
     assert_eq!(offset, json!("16"), "error at the end of the 16-character expression: {api_err}");
@@ -355,7 +358,12 @@ fn every_page_renders_from_the_api_in_chromium() {
     b.screenshot("status");
 
     b.goto(&format!("{base}/tsdb-status"));
-    b.wait("head stats", "return document.body.innerText.includes('Number of series') && document.body.innerText.includes('scrape_duration_seconds')");
+    let tsdb = get(port, "/api/v1/status/tsdb").json();
+    let top = tsdb["data"]["seriesCountByMetricName"][0]["name"].as_str().expect("top metric").to_string();
+    b.wait(
+        "head stats",
+        &format!("return document.body.innerText.includes('Number of series') && document.body.innerText.includes({})", json!(top)),
+    );
     b.assert_no_js_errors("/tsdb-status");
     b.screenshot("tsdb-status");
 
@@ -395,16 +403,24 @@ fn every_page_renders_from_the_api_in_chromium() {
 fn bad_input_never_blanks_the_page() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: promethium\n    metrics_path: /prom/metrics\n    static_configs:\n      - targets: ['SELF']\n";
-    let mut s = Server::start(dir.path(), cfg, &["--web.route-prefix=/prom", "--query.timeout=1ms"]);
-    s.wait_ready(WAIT);
+    let s = Server::start(dir.path(), cfg, &["--web.route-prefix=/prom", "--query.timeout=1ms"]);
+    s.wait_for(WAIT, "ready under /prom", || {
+        common::request(s.port, "GET", "/prom/-/ready", &[], b"")
+            .is_ok_and(|r| r.status == 200)
+            .then_some(())
+    });
+    s.wait_for(WAIT, "a scrape", || {
+        let v = get(s.port, "/prom/api/v1/query?query=up").json();
+        v["data"]["result"].as_array().is_some_and(|r| !r.is_empty()).then_some(())
+    });
     let base = format!("http://127.0.0.1:{}/prom", s.port);
     let b = Browser::start();
 
     // A query past the tiny timeout shows the timeout, under the prefix.
     let expr = r#"count_over_time({__name__=~".+"}[1h:1s])"#;
     b.goto(&format!("{base}/query?g0.expr={}&g0.tab=table", enc(expr)));
-    b.wait("timeout error", "const e = document.querySelector('.error'); return e && e.textContent.includes('timeout')");
-    let shown = b.js("return document.querySelector('.error').textContent", json!([]));
+    b.wait("timeout error", "const e = document.querySelector('main .error'); return e && e.textContent.includes('timeout')");
+    let shown = b.js("return document.querySelector('main .error').textContent", json!([]));
     assert!(shown.as_str().unwrap().contains("query timed out"), "{shown}");
     b.assert_no_js_errors("/prom/query timing out");
     b.screenshot("query-timeout");
@@ -414,7 +430,7 @@ fn bad_input_never_blanks_the_page() {
     b.wait("query page", "return document.querySelector('.editor textarea')");
     drop(s);
     b.click("nav a[href='/prom/targets']");
-    b.wait("network error", "const e = document.querySelector('.error'); return e && e.textContent.includes('Cannot reach the server')");
+    b.wait("network error", "const e = document.querySelector('main .error'); return e && e.textContent.includes('Cannot reach the server')");
     b.assert_no_js_errors("/prom/targets with the server down");
     b.screenshot("targets-server-down");
 }
