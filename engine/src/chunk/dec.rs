@@ -28,7 +28,6 @@ use super::xor::{
     write_varint,
 };
 use crate::model::Sample;
-use crate::query::SampleIterator;
 
 /// Largest decimal exponent tried (nanosecond-resolution seconds).
 pub const MAX_EXPONENT: u32 = 9;
@@ -377,33 +376,12 @@ impl<'a> DecIterator<'a> {
     }
 }
 
-impl SampleIterator for DecIterator<'_> {
-    #[inline]
-    fn next(&mut self) -> Option<Sample> {
-        if self.pending {
-            self.pending = false;
-            return Some(self.at());
-        }
-        self.advance().then(|| self.at())
-    }
-
-    fn seek(&mut self, t_ms: i64) {
-        if self.pending && self.t >= t_ms {
-            return;
-        }
-        self.pending = false;
-        while self.advance() {
-            if self.t >= t_ms {
-                self.pending = true;
-                return;
-            }
-        }
-    }
-}
+super::impl_seeking_iterator!(DecIterator);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::query::SampleIterator;
     use proptest::prelude::*;
 
     fn round_trip(ts: &[i64], vs: &[f64]) -> Option<Vec<Sample>> {

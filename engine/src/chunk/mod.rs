@@ -9,6 +9,38 @@
 //! header holds the sample count), so it can be copied into head chunk files
 //! and, later, blocks without re-encoding.
 
+/// Implements [`SampleIterator`] for a chunk decoder with a cursor
+/// (`advance`, `at`, field `t`) and a `pending` flag: `seek` stops on the
+/// first sample at or after its target and leaves it pending for `next`.
+macro_rules! impl_seeking_iterator {
+    ($ty:ident) => {
+        impl crate::query::SampleIterator for $ty<'_> {
+            #[inline]
+            fn next(&mut self) -> Option<crate::model::Sample> {
+                if self.pending {
+                    self.pending = false;
+                    return Some(self.at());
+                }
+                self.advance().then(|| self.at())
+            }
+
+            fn seek(&mut self, t_ms: i64) {
+                if self.pending && self.t >= t_ms {
+                    return;
+                }
+                self.pending = false;
+                while self.advance() {
+                    if self.t >= t_ms {
+                        self.pending = true;
+                        return;
+                    }
+                }
+            }
+        }
+    };
+}
+use impl_seeking_iterator;
+
 pub mod bstream;
 pub mod dec;
 pub mod xor;

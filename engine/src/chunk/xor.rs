@@ -12,7 +12,6 @@
 
 use super::bstream::{BitReader, BitWriter};
 use crate::model::Sample;
-use crate::query::SampleIterator;
 
 /// Samples per chunk before the head cuts a new one, as in Prometheus.
 pub const SAMPLES_PER_CHUNK: u16 = 120;
@@ -485,34 +484,13 @@ pub(super) fn read_uvarint(r: &mut BitReader<'_>) -> Option<u64> {
     None
 }
 
-impl SampleIterator for XorIterator<'_> {
-    #[inline]
-    fn next(&mut self) -> Option<Sample> {
-        if self.pending {
-            self.pending = false;
-            return Some(self.at());
-        }
-        self.advance().then(|| self.at())
-    }
-
-    fn seek(&mut self, t_ms: i64) {
-        if self.pending && self.t >= t_ms {
-            return;
-        }
-        self.pending = false;
-        while self.advance() {
-            if self.t >= t_ms {
-                self.pending = true;
-                return;
-            }
-        }
-    }
-}
+super::impl_seeking_iterator!(XorIterator);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::STALE_NAN_BITS;
+    use crate::query::SampleIterator;
     use proptest::prelude::*;
 
     fn encode(samples: &[Sample]) -> Vec<u8> {
