@@ -25,13 +25,16 @@
 //! ```
 
 pub mod append;
+pub mod block;
 pub mod chunk;
+pub mod compact;
 pub mod db;
 pub mod error;
 pub mod head;
 pub mod memory;
 pub mod model;
 pub mod query;
+pub mod retention;
 pub mod wal;
 
 pub use append::{AppendOptions, Appendable, Appender};

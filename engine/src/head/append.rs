@@ -44,6 +44,9 @@ impl<'a> HeadAppender<'a> {
         // (what a scrape cache holds) and a short memcmp otherwise, never a
         // hash, and it keeps a ref cached across a restart of the database
         // (where unlogged refs are handed out again) from hitting the wrong series.
+        if t_ms < self.head.min_valid_t.load(Ordering::Relaxed) {
+            return Err(AppendError::OutOfBounds);
+        }
         let series = match series_ref.and_then(|r| self.head.series.get_by_ref(r)) {
             Some(s) if labels.is_empty() || same_labels(&s.labels, labels) => s,
             _ => self.lookup_or_create(labels)?,

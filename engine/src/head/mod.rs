@@ -42,6 +42,10 @@ pub use series::{MemSeries, SeriesMap, SeriesState};
 use crate::model::{Labels, SeriesRef};
 use crate::wal::RefSample;
 
+/// Receives one batch of [`Head::dump`]: series records, then samples.
+pub type DumpSink<'a, E> =
+    dyn FnMut(&[crate::wal::SeriesRecord], &[RefSample]) -> Result<(), E> + 'a;
+
 /// Directory under the data directory that holds head chunk files.
 pub const CHUNKS_HEAD_DIR: &str = "chunks_head";
 
@@ -388,7 +392,7 @@ impl Head {
         min_t_ms: i64,
         max_t_ms: i64,
         batch_samples: usize,
-        sink: &mut dyn FnMut(&[crate::wal::SeriesRecord], &[RefSample]) -> Result<(), E>,
+        sink: &mut DumpSink<'_, E>,
     ) -> Result<(), E>
     where
         E: From<ChunkReadError>,

@@ -46,6 +46,7 @@
 //! assert_eq!(samples, 1);
 //! ```
 
+pub mod checkpoint;
 mod io;
 mod reader;
 mod record;

@@ -1,0 +1,389 @@
+//! [`Block`]: a block directory opened through `memmap2`.
+//!
+//! Opening maps `index` and the chunk file and reads only the small
+//! tables (symbols, postings offsets, the fixed-width series offset table
+//! is used in place); series entries, postings lists and chunk frames are
+//! read from the mappings when a query needs them.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+use parking_lot::RwLock;
+
+use super::codec::{decode_run, get_uvarint, get_varint};
+use super::meta::BlockMeta;
+use super::tombstones::{self, Tombstones};
+use super::writer::write_synced;
+use super::{
+    BlockError, CHUNKS_DIR, CHUNKS_FILE, CHUNKS_MAGIC, INDEX_FILE, INDEX_MAGIC, META_FILE,
+    TOMBSTONES_FILE,
+};
+use crate::head::index::{intersect_sorted, subtract_sorted};
+use crate::model::{Labels, MatchType, Matcher, Sample};
+
+/// Bytes of the index trailer: five u64 offsets/counts and a CRC32C.
+const TRAILER_BYTES: usize = 5 * 8 + 4;
+
+/// Where one series' samples are.
+#[derive(Debug, Clone, Copy)]
+pub struct SeriesInfo {
+    /// First sample time.
+    pub min_t_ms: i64,
+    /// Last sample time.
+    pub max_t_ms: i64,
+    frame_off: u64,
+    off_in_frame: u64,
+    len: u64,
+    /// Samples stored (before tombstones).
+    pub num_samples: u64,
+}
+
+/// An open, immutable block.
+pub struct Block {
+    dir: PathBuf,
+    meta: BlockMeta,
+    index: Mmap,
+    chunks: Mmap,
+    symbols: Vec<String>,
+    /// Label name → its values (sorted) with their postings list offsets.
+    postings: BTreeMap<String, Vec<(String, usize)>>,
+    series_table_off: usize,
+    num_series: usize,
+    tombstones: RwLock<Tombstones>,
+}
+
+/// A decompressed frame, kept while neighbouring series are read.
+#[derive(Default)]
+pub struct FrameCache {
+    off: Option<u64>,
+    raw: Vec<u8>,
+}
+
+impl Block {
+    /// Opens the block in `dir`.
+    pub fn open(dir: &Path) -> Result<Block, BlockError> {
+        let corrupt =
+            |what: &str| BlockError::Corrupt { path: dir.to_owned(), reason: what.to_owned() };
+        let meta_path = dir.join(META_FILE);
+        let meta_text = std::fs::read_to_string(&meta_path).map_err(BlockError::io(&meta_path))?;
+        let meta = BlockMeta::from_json(&meta_text).map_err(|e| corrupt(&e))?;
+        let index = map(&dir.join(INDEX_FILE))?;
+        let chunks = map(&dir.join(CHUNKS_DIR).join(CHUNKS_FILE))?;
+        if chunks.len() < CHUNKS_MAGIC.len() || chunks[..4] != CHUNKS_MAGIC {
+            return Err(corrupt("bad chunk file header"));
+        }
+        if index.len() < INDEX_MAGIC.len() + TRAILER_BYTES || index[..4] != INDEX_MAGIC {
+            return Err(corrupt("bad index header"));
+        }
+        let t = &index[index.len() - TRAILER_BYTES..];
+        let word = |i: usize| {
+            u64::from_le_bytes(t[i * 8..i * 8 + 8].try_into().expect("8 bytes")) as usize
+        };
+        let (symbols_off, series_table_off, num_series, _postings_off, table_off) =
+            (word(0), word(1), word(2), word(3), word(4));
+        let end = index.len() - TRAILER_BYTES;
+        if symbols_off > end || table_off > end || series_table_off + num_series * 8 > end {
+            return Err(corrupt("index trailer points outside the file"));
+        }
+        let mut pos = symbols_off;
+        let n = read_u32(&index, &mut pos).ok_or_else(|| corrupt("symbol count"))?;
+        let mut symbols = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let len =
+                get_uvarint(&index, &mut pos).ok_or_else(|| corrupt("symbol length"))? as usize;
+            let bytes = index.get(pos..pos + len).ok_or_else(|| corrupt("symbol"))?;
+            symbols.push(
+                String::from_utf8(bytes.to_vec()).map_err(|_| corrupt("symbol is not UTF-8"))?,
+            );
+            pos += len;
+        }
+        let mut pos = table_off;
+        let n = read_u32(&index, &mut pos).ok_or_else(|| corrupt("postings table count"))?;
+        let mut postings: BTreeMap<String, Vec<(String, usize)>> = BTreeMap::new();
+        for _ in 0..n {
+            let mut sym = || {
+                get_uvarint(&index, &mut pos)
+                    .and_then(|i| symbols.get(i as usize))
+                    .cloned()
+                    .ok_or_else(|| corrupt("postings table symbol"))
+            };
+            let (name, value) = (sym()?, sym()?);
+            let off =
+                get_uvarint(&index, &mut pos).ok_or_else(|| corrupt("postings offset"))? as usize;
+            postings.entry(name).or_default().push((value, off));
+        }
+        let ts_path = dir.join(TOMBSTONES_FILE);
+        let tombstones = match std::fs::read(&ts_path) {
+            Ok(data) => tombstones::decode(&data).map_err(|e| corrupt(&e))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Tombstones::new(),
+            Err(e) => return Err(BlockError::io(&ts_path)(e)),
+        };
+        Ok(Block {
+            dir: dir.to_owned(),
+            meta,
+            index,
+            chunks,
+            symbols,
+            postings,
+            series_table_off,
+            num_series,
+            tombstones: RwLock::new(tombstones),
+        })
+    }
+
+    /// The block's meta.
+    pub fn meta(&self) -> &BlockMeta {
+        &self.meta
+    }
+
+    /// The block's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Number of series.
+    pub fn num_series(&self) -> usize {
+        self.num_series
+    }
+
+    /// Bytes of every file in the block directory.
+    pub fn size_bytes(&self) -> u64 {
+        dir_size(&self.dir)
+    }
+
+    /// Checks the index checksum (reads the whole index).
+    pub fn verify(&self) -> Result<(), BlockError> {
+        let (body, crc) = self.index.split_at(self.index.len() - 4);
+        if crc32c::crc32c(body).to_le_bytes() != crc {
+            return Err(self.corrupt("index checksum mismatch"));
+        }
+        Ok(())
+    }
+
+    fn corrupt(&self, reason: &str) -> BlockError {
+        BlockError::Corrupt { path: self.dir.clone(), reason: reason.to_owned() }
+    }
+
+    fn postings_at(&self, off: usize) -> Result<Vec<u64>, BlockError> {
+        let mut pos = off;
+        let n =
+            read_u32(&self.index, &mut pos).ok_or_else(|| self.corrupt("postings count"))? as usize;
+        let bytes =
+            self.index.get(pos..pos + n * 4).ok_or_else(|| self.corrupt("postings list"))?;
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|b| u64::from(u32::from_le_bytes(b.try_into().expect("4 bytes"))))
+            .collect())
+    }
+
+    fn union_where(&self, name: &str, keep: impl Fn(&str) -> bool) -> Result<Vec<u64>, BlockError> {
+        let Some(values) = self.postings.get(name) else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        let mut lists = 0;
+        for (v, off) in values {
+            if keep(v) {
+                out.extend(self.postings_at(*off)?);
+                lists += 1;
+            }
+        }
+        if lists > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
+        Ok(out)
+    }
+
+    /// Ids of the series matching every matcher, sorted (same rules as the
+    /// head's index: a matcher that matches the empty value also selects
+    /// series without the label).
+    pub fn postings_for_matchers(&self, matchers: &[Matcher]) -> Result<Vec<u64>, BlockError> {
+        let mut intersect: Vec<Vec<u64>> = Vec::new();
+        let mut subtract: Vec<Vec<u64>> = Vec::new();
+        for m in matchers {
+            if matches!(m.kind, MatchType::Regex) && m.value == ".*" {
+                continue;
+            }
+            if m.matches_empty() {
+                subtract.push(self.union_where(&m.name, |v| !m.matches(v))?);
+            } else if m.kind == MatchType::Equal {
+                let off = self.postings.get(m.name.as_str()).and_then(|vals| {
+                    vals.binary_search_by(|(v, _)| v.as_str().cmp(&m.value)).ok().map(|i| vals[i].1)
+                });
+                intersect.push(match off {
+                    Some(off) => self.postings_at(off)?,
+                    None => Vec::new(),
+                });
+            } else {
+                intersect.push(self.union_where(&m.name, |v| m.matches(v))?);
+            }
+        }
+        let mut result = if intersect.is_empty() {
+            (0..self.num_series as u64).collect()
+        } else {
+            intersect.sort_by_key(Vec::len);
+            let mut lists = intersect.into_iter();
+            let first = lists.next().expect("not empty");
+            lists.fold(first, |acc, l| intersect_sorted(&acc, &l))
+        };
+        for s in &subtract {
+            if result.is_empty() {
+                break;
+            }
+            result = subtract_sorted(&result, s);
+        }
+        Ok(result)
+    }
+
+    /// Label names present in the block, sorted.
+    pub fn label_names(&self) -> Vec<String> {
+        self.postings.keys().cloned().collect()
+    }
+
+    /// Values of label `name` in the block, sorted.
+    pub fn label_values(&self, name: &str) -> Vec<String> {
+        self.postings
+            .get(name)
+            .map(|v| v.iter().map(|(v, _)| v.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The labels and sample location of series `id`.
+    pub fn series(&self, id: u64) -> Result<(Labels, SeriesInfo), BlockError> {
+        let id = id as usize;
+        if id >= self.num_series {
+            return Err(self.corrupt("series id out of range"));
+        }
+        let at = self.series_table_off + id * 8;
+        let mut pos =
+            u64::from_le_bytes(self.index[at..at + 8].try_into().expect("8 bytes")) as usize;
+        let d = &self.index[..];
+        let bad = || self.corrupt("series entry");
+        let n = get_uvarint(d, &mut pos).ok_or_else(bad)? as usize;
+        let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let name = get_uvarint(d, &mut pos)
+                .and_then(|i| self.symbols.get(i as usize))
+                .ok_or_else(bad)?;
+            let value = get_uvarint(d, &mut pos)
+                .and_then(|i| self.symbols.get(i as usize))
+                .ok_or_else(bad)?;
+            pairs.push((name, value));
+        }
+        let labels = Labels::from_sorted_unique(pairs.iter().copied());
+        let info = SeriesInfo {
+            min_t_ms: get_varint(d, &mut pos).ok_or_else(bad)?,
+            max_t_ms: get_varint(d, &mut pos).ok_or_else(bad)?,
+            frame_off: get_uvarint(d, &mut pos).ok_or_else(bad)?,
+            off_in_frame: get_uvarint(d, &mut pos).ok_or_else(bad)?,
+            len: get_uvarint(d, &mut pos).ok_or_else(bad)?,
+            num_samples: get_uvarint(d, &mut pos).ok_or_else(bad)?,
+        };
+        Ok((labels, info))
+    }
+
+    /// Appends the samples of series `id` (at `info`) inside
+    /// `[min_t, max_t]` to `out`, tombstoned ones left out.
+    pub fn read_samples(
+        &self,
+        id: u64,
+        info: &SeriesInfo,
+        min_t: i64,
+        max_t: i64,
+        cache: &mut FrameCache,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), BlockError> {
+        if cache.off != Some(info.frame_off) {
+            let off = info.frame_off as usize;
+            let head = self.chunks.get(off..off + 8).ok_or_else(|| self.corrupt("frame header"))?;
+            let packed_len = u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as usize;
+            let raw_len = u32::from_le_bytes(head[4..].try_into().expect("4 bytes")) as usize;
+            let packed = self
+                .chunks
+                .get(off + 8..off + 8 + packed_len)
+                .ok_or_else(|| self.corrupt("frame"))?;
+            cache.raw.clear();
+            cache.raw.reserve(raw_len);
+            let mut dec = zstd::bulk::Decompressor::new().map_err(BlockError::io(&self.dir))?;
+            cache.raw = dec
+                .decompress(packed, raw_len)
+                .map_err(|_| self.corrupt("frame does not decompress"))?;
+            cache.off = Some(info.frame_off);
+        }
+        let start = info.off_in_frame as usize;
+        let run = cache
+            .raw
+            .get(start..start + info.len as usize)
+            .ok_or_else(|| self.corrupt("run outside its frame"))?;
+        let base = out.len();
+        decode_run(run, min_t, max_t, out).ok_or_else(|| self.corrupt("run does not decode"))?;
+        if let Some(ivs) = self.tombstones.read().get(&(id as u32)) {
+            let mut tail = out.split_off(base);
+            tombstones::apply(ivs, &mut tail);
+            out.extend(tail);
+        }
+        Ok(())
+    }
+
+    /// Current tombstones.
+    pub fn tombstones(&self) -> Tombstones {
+        self.tombstones.read().clone()
+    }
+
+    /// Records `[min_t, max_t]` as deleted for the series matching
+    /// `matchers`; the file is replaced atomically. Returns the series hit.
+    pub fn delete(
+        &self,
+        matchers: &[Matcher],
+        min_t: i64,
+        max_t: i64,
+    ) -> Result<usize, BlockError> {
+        if max_t < self.meta.min_t_ms || min_t >= self.meta.max_t_ms {
+            return Ok(0);
+        }
+        let ids = self.postings_for_matchers(matchers)?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut ts = self.tombstones.write();
+        let mut next = ts.clone();
+        for id in &ids {
+            next.entry(*id as u32).or_default().push((min_t, max_t));
+        }
+        let tmp = self.dir.join(format!("{TOMBSTONES_FILE}.tmp"));
+        write_synced(&tmp, &tombstones::encode(&next))?;
+        let dest = self.dir.join(TOMBSTONES_FILE);
+        std::fs::rename(&tmp, &dest).map_err(BlockError::io(&dest))?;
+        super::fsync_dir(&self.dir)?;
+        *ts = next;
+        Ok(ids.len())
+    }
+}
+
+fn read_u32(data: &[u8], pos: &mut usize) -> Option<u32> {
+    let b = data.get(*pos..*pos + 4)?;
+    *pos += 4;
+    Some(u32::from_le_bytes(b.try_into().ok()?))
+}
+
+fn map(path: &Path) -> Result<Mmap, BlockError> {
+    let f = File::open(path).map_err(BlockError::io(path))?;
+    // SAFETY: block files are immutable once their directory is renamed
+    // into place; nothing truncates or rewrites them while mapped (deletion
+    // unlinks, which keeps the mapping valid).
+    unsafe { Mmap::map(&f) }.map_err(BlockError::io(path))
+}
+
+/// Total bytes of the files under `dir`.
+pub fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
