@@ -28,17 +28,20 @@ app.kubernetes.io/component: server
 {{- end -}}
 {{- end -}}
 
-{{/* The rendered prometheus.yml: serverFiles when it has scrape configs, else the chart's default file, plus extraScrapeConfigs. */}}
+{{/*
+The rendered prometheus.yml: the chart's files/prometheus.yml (the same file
+the kustomize manifests ship), with serverFiles."prometheus.yml" merged over
+it (maps merge key by key, a list such as scrape_configs replaces the
+default's), then extraScrapeConfigs (a YAML list, passed through tpl)
+appended to scrape_configs.
+*/}}
 {{- define "promethium.config" -}}
-{{- $cfg := index .Values.serverFiles "prometheus.yml" -}}
-{{- if $cfg.scrape_configs -}}
+{{- $cfg := .Files.Get "files/prometheus.yml" | fromYaml -}}
+{{- $cfg = mergeOverwrite $cfg (deepCopy (index .Values.serverFiles "prometheus.yml")) -}}
+{{- with .Values.extraScrapeConfigs -}}
+{{- $_ := set $cfg "scrape_configs" (concat ($cfg.scrape_configs | default list) (tpl . $ | fromYamlArray)) -}}
+{{- end -}}
 {{ toYaml $cfg }}
-{{- else -}}
-{{ .Files.Get "files/prometheus.yml" }}
-{{- end }}
-{{- if .Values.extraScrapeConfigs }}
-{{ tpl .Values.extraScrapeConfigs . | indent 2 }}
-{{- end }}
 {{- end -}}
 
 {{- define "promethium.args" -}}
