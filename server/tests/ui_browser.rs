@@ -87,6 +87,11 @@ impl Browser {
         self.cmd("POST", "/execute/sync", Some(json!({ "script": script, "args": args })))
     }
 
+    /// Runs an asynchronous `script` that reports through its last argument.
+    fn js_async(&self, script: &str) -> Value {
+        self.cmd("POST", "/execute/async", Some(json!({ "script": script, "args": [] })))
+    }
+
     /// Polls `script` until it returns something truthy; returns that.
     fn wait(&self, what: &str, script: &str) -> Value {
         let start = Instant::now();
@@ -388,7 +393,7 @@ fn every_page_renders_from_the_api_in_chromium() {
     b.screenshot("alerts");
 
     // The theme toggle switches to light, then dark.
-    b.goto(&format!("{base}/query?g0.expr=up&g0.tab=graph"));
+    b.goto(&format!("{base}/query?g0.expr=up&g0.tab=graph&g0.range_input=1m"));
     b.wait("legend", "return document.querySelectorAll('.legend > div').length === 2");
     b.click("#theme");
     b.click("#theme");
@@ -433,4 +438,103 @@ fn bad_input_never_blanks_the_page() {
     b.wait("network error", "const e = document.querySelector('main .error'); return e && e.textContent.includes('Cannot reach the server')");
     b.assert_no_js_errors("/prom/targets with the server down");
     b.screenshot("targets-server-down");
+}
+
+/// Replaces the page's `fetch` with synthetic scrape pools (500 pools × 40
+/// targets = 20,000) and opens `page` inside the app, reporting how long
+/// until every pool is listed and how many requests that took.
+const BIG_CLUSTER: &str = r#"
+const [page, done] = arguments;
+const pools = Array.from({length: 500}, (_, i) => `pool-${String(i).padStart(3, '0')}`);
+const orig = window.fetch;
+window.__fetches = 0;
+window.fetch = async (url, init) => {
+  const u = new URL(url, location.href);
+  const json = (data) => new Response(JSON.stringify({status: 'success', data}), {headers: {'Content-Type': 'application/json'}});
+  if (u.pathname.endsWith('/api/v1/scrape_pools')) { window.__fetches++; return json({scrapePools: pools}); }
+  if (u.pathname.endsWith('/api/v1/targets')) {
+    window.__fetches++;
+    const pool = u.searchParams.get('scrapePool');
+    const activeTargets = Array.from({length: 40}, (_, j) => ({
+      discoveredLabels: {__address__: `10.0.${j}.1:9100`, job: pool},
+      labels: {instance: `10.0.${j}.1:9100`, job: pool}, scrapePool: pool,
+      scrapeUrl: `http://10.0.${j}.1:9100/metrics`, globalUrl: '', lastError: j % 7 ? '' : 'connection refused',
+      lastScrape: new Date().toISOString(), lastScrapeDuration: 0.01, health: j % 7 ? 'up' : 'down',
+      scrapeInterval: '15s', scrapeTimeout: '10s'}));
+    return json({activeTargets, droppedTargets: [], droppedTargetCounts: {[pool]: 0}});
+  }
+  return orig(url, init);
+};
+const t0 = performance.now();
+history.pushState(null, '', location.pathname.replace(/\/[^/]*$/, page));
+dispatchEvent(new PopStateEvent('popstate'));
+const check = () => {
+  if (document.querySelectorAll('[data-pool]').length === 500) done({ms: performance.now() - t0, fetches: window.__fetches});
+  else if (performance.now() - t0 > 20000) done({ms: -1, fetches: window.__fetches});
+  else requestAnimationFrame(check);
+};
+check();
+"#;
+
+/// Draws 1,000 series × 1,000 points with the Graph tab's chart and
+/// reports the time to the first frame and of one hover.
+const BIG_CHART: &str = r#"
+const [stacked, done] = arguments;
+const prefix = document.querySelector('meta[name=prom-prefix]').content;
+import(prefix + '/assets/js/chart.js').then(({ createChart }) => {
+  const start = 1.7e9, step = 15, n = 1000;
+  const result = Array.from({length: 1000}, (_, i) => ({
+    metric: {__name__: 'big', series: String(i)},
+    values: Array.from({length: n}, (_, k) => [start + k * step, String(i + 50 * Math.sin((k + i) / 40))]),
+  }));
+  const t0 = performance.now();
+  const chart = createChart({result, start, end: start + (n - 1) * step, step, stacked});
+  document.querySelector('main').replaceChildren(chart.el);
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    const t1 = performance.now();
+    const c = chart.el.querySelector('canvas');
+    const r = c.getBoundingClientRect();
+    const h0 = performance.now();
+    c.dispatchEvent(new MouseEvent('mousemove', {clientX: r.left + r.width / 2, clientY: r.top + 150, bubbles: true}));
+    const h1 = performance.now();
+    done({render: t1 - t0, hover: h1 - h0, tooltip: !chart.el.querySelector('.tooltip').hidden});
+  }));
+});
+"#;
+
+#[test]
+fn big_clusters_and_big_charts_stay_fast() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: promethium\n    static_configs:\n      - targets: ['SELF']\n";
+    let mut s = Server::start(dir.path(), cfg, &[]);
+    s.wait_ready(WAIT);
+    let base = format!("http://127.0.0.1:{}", s.port);
+    let b = Browser::start();
+
+    for page in ["/targets", "/service-discovery"] {
+        b.goto(&format!("{base}/query"));
+        b.wait("app", "return document.querySelector('.editor textarea')");
+        let v = b.cmd("POST", "/execute/async", Some(json!({ "script": BIG_CLUSTER, "args": [page] })));
+        let ms = v["ms"].as_f64().expect("ms");
+        eprintln!("{page}: 500 pools listed in {ms:.0} ms with {} requests", v["fetches"]);
+        assert!((0.0..2000.0).contains(&ms), "{page} took {ms} ms to list 500 pools");
+        assert_eq!(v["fetches"], 1, "collapsed pools load nothing until opened");
+        // Opening one pool loads just that pool.
+        b.click("[data-pool=pool-007] .card-head");
+        b.wait("one pool's rows", "return document.querySelectorAll('[data-pool=pool-007] tbody tr').length === 40");
+        assert_eq!(b.js("return window.__fetches", json!([])), json!(2));
+        b.assert_no_js_errors(page);
+        b.screenshot(&format!("big-cluster{}", page.replace('/', "-")));
+    }
+
+    for stacked in [false, true] {
+        let v = b.cmd("POST", "/execute/async", Some(json!({ "script": BIG_CHART, "args": [stacked] })));
+        let (render, hover) = (v["render"].as_f64().expect("render"), v["hover"].as_f64().expect("hover"));
+        eprintln!("chart 1000x1000 stacked={stacked}: first frame {render:.0} ms, hover {hover:.1} ms");
+        assert_eq!(v["tooltip"], true, "hover shows a tooltip");
+        assert!(render < 3000.0, "1,000 × 1,000 chart took {render} ms to draw");
+        assert!(hover < 100.0, "hover took {hover} ms");
+        b.assert_no_js_errors("big chart");
+        b.screenshot(if stacked { "chart-1000x1000-stacked" } else { "chart-1000x1000" });
+    }
 }

@@ -119,7 +119,7 @@ mod tests {
         let s = state(&["--web.external-url=http://example.com/p/"]);
         let r = page(&s, &get("/p/targets", &[]), "/targets").unwrap();
         assert_eq!(r.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
-        assert_eq!(shell("/p").matches("\"/p/assets/").count() >= 2, true);
+        assert!(shell("/p").matches("\"/p/assets/").count() >= 2);
         assert!(!shell("").contains("%PREFIX%"));
         let r = page(&s, &get("/p/assets/js/app.js", &[]), "/assets/js/app.js").unwrap();
         assert_eq!(r.headers()[header::CONTENT_TYPE], "text/javascript; charset=utf-8");

@@ -156,7 +156,9 @@ export function createChart({ result, start, end, step, stacked, onZoom }) {
     for (let t = first; t <= end; t += tstep) {
       const px = Math.round(x(t)) + 0.5;
       ctx.beginPath(); ctx.moveTo(px, top); ctx.lineTo(px, bottom); ctx.stroke();
-      ctx.fillText(timeLabel(t, span), px, bottom + 6);
+      const label = timeLabel(t, span);
+      const half = ctx.measureText(label).width / 2;
+      ctx.fillText(label, Math.min(Math.max(px, half + 2), w - half - 2), bottom + 6);
     }
     ctx.strokeStyle = fg;
     ctx.beginPath(); ctx.moveTo(left, bottom + 0.5); ctx.lineTo(right, bottom + 0.5); ctx.stroke();
@@ -297,8 +299,9 @@ export function createChart({ result, start, end, step, stacked, onZoom }) {
   ro.observe(canvas);
   const onTheme = () => draw();
   window.addEventListener('themechange', onTheme);
+  // The observer also fires once the canvas is first laid out: that is
+  // the initial draw.
   renderLegend();
-  requestAnimationFrame(draw);
   return {
     el,
     destroy() { ro.disconnect(); window.removeEventListener('mouseup', up); window.removeEventListener('themechange', onTheme); },

@@ -14,6 +14,7 @@ export function sdPage(main) {
     title: 'Service discovery',
     state: 'any',
     healthFilter: false,
+    tableClass: 'half',
     rows: (pool, data, filter) => {
       const active = (data.activeTargets || []).map((t) => ({ discovered: t.discoveredLabels, labels: t.labels }));
       const dropped = (data.droppedTargets || []).map((t) => ({ discovered: t.discoveredLabels, labels: null }));

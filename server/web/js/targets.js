@@ -91,7 +91,7 @@ function poolCard(pool, open, opts, filter) {
       return;
     }
     const tbody = h('tbody');
-    const t = table(headers, [], '');
+    const t = table(headers, [], opts.tableClass || '');
     t.querySelector('tbody').replaceWith(tbody);
     body.replaceChildren(t);
     lazyRows(tbody, items, row, 100);
