@@ -349,6 +349,27 @@ impl Db {
         self.inner.compact()
     }
 
+    /// Only the first step of [`Db::compact`]: cuts the head into blocks
+    /// while it spans more than 1.5 block ranges.
+    pub fn cut_head(&self) -> Result<(), CompactError> {
+        let _m = self.inner.maintenance.lock();
+        self.inner.cut_head_locked()
+    }
+
+    /// Only the second step of [`Db::compact`]: merges blocks (leveled,
+    /// overlapping ones first) until the plan is empty.
+    pub fn compact_blocks(&self) -> Result<(), CompactError> {
+        let _m = self.inner.maintenance.lock();
+        self.inner.compact_blocks_locked()
+    }
+
+    /// Only the last step of [`Db::compact`]: deletes blocks beyond the
+    /// retention limits.
+    pub fn apply_retention(&self) -> Result<(), CompactError> {
+        let _m = self.inner.maintenance.lock();
+        self.inner.apply_retention()
+    }
+
     /// Writes the head's data before `max_t_ms` (rounded up to the block
     /// range) into blocks whatever the head's span, then truncates head and
     /// WAL. Used at shutdown-free maintenance and by tests.
@@ -508,6 +529,13 @@ impl Inner {
 
     fn compact(&self) -> Result<(), CompactError> {
         let _m = self.maintenance.lock();
+        self.cut_head_locked()?;
+        self.compact_blocks_locked()?;
+        self.apply_retention()
+    }
+
+    /// Cuts the head while it spans more than 1.5 block ranges.
+    fn cut_head_locked(&self) -> Result<(), CompactError> {
         let range = self.block_range();
         // Cut while the head spans more than 1.5 block ranges.
         while let Some((min, max)) = self.head.time_range() {
@@ -522,6 +550,12 @@ impl Inner {
                 break;
             }
         }
+        Ok(())
+    }
+
+    /// Merges blocks per the leveled plan until nothing is left to merge.
+    fn compact_blocks_locked(&self) -> Result<(), CompactError> {
+        let range = self.block_range();
         let ranges = crate::compact::level_ranges(range, self.opts.retention.time_ms);
         loop {
             let blocks = self.blocks.read().clone();
@@ -542,7 +576,7 @@ impl Inner {
                 }
             }
         }
-        self.apply_retention()
+        Ok(())
     }
 
     /// Merges `old` into one new block, swaps it in and deletes `old`.
