@@ -123,7 +123,7 @@ fn dockerfile_builds_and_runs_the_workspace_binary() {
 
     let get = |kw: &str| runtime.iter().rev().find(|(k, _)| k == kw).map(|(_, a)| a.clone());
     let entrypoint = exec_form(&get("ENTRYPOINT").expect("ENTRYPOINT"));
-    assert_eq!(entrypoint, [installed.clone()], "the binary itself is the entrypoint");
+    assert_eq!(entrypoint, [installed], "the binary itself is the entrypoint");
     let cmd = exec_form(&get("CMD").expect("CMD"));
     assert_eq!(cmd, ["--config.file=/etc/promethium/prometheus.yml", "--storage.tsdb.path=/data"]);
     let flags = promethium_server::flags::Flags::parse_from_args(
