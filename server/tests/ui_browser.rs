@@ -88,8 +88,8 @@ impl Browser {
     }
 
     /// Runs an asynchronous `script` that reports through its last argument.
-    fn js_async(&self, script: &str) -> Value {
-        self.cmd("POST", "/execute/async", Some(json!({ "script": script, "args": [] })))
+    fn js_async(&self, script: &str, args: Value) -> Value {
+        self.cmd("POST", "/execute/async", Some(json!({ "script": script, "args": args })))
     }
 
     /// Polls `script` until it returns something truthy; returns that.
@@ -263,7 +263,10 @@ fn every_page_renders_from_the_api_in_chromium() {
         .expect("targets")
         .iter()
         .map(|t| {
-            (t["scrapeUrl"].as_str().unwrap().to_string(), t["health"].as_str().unwrap().to_string())
+            (
+                t["scrapeUrl"].as_str().unwrap().to_string(),
+                t["health"].as_str().unwrap().to_string(),
+            )
         })
         .collect();
     want.sort();
@@ -272,7 +275,10 @@ fn every_page_renders_from_the_api_in_chromium() {
         json!([]),
     );
     assert_eq!(shown, json!(want), "Targets page against /api/v1/targets");
-    let pools = b.js("return [...document.querySelectorAll('[data-pool]')].map(e => e.dataset.pool)", json!([]));
+    let pools = b.js(
+        "return [...document.querySelectorAll('[data-pool]')].map(e => e.dataset.pool)",
+        json!([]),
+    );
     assert_eq!(pools, get(port, "/api/v1/scrape_pools").json()["data"]["scrapePools"]);
     b.wait("relative last-scrape times", "return document.body.innerText.includes(' ago')");
     b.assert_no_js_errors("/targets");
@@ -282,7 +288,10 @@ fn every_page_renders_from_the_api_in_chromium() {
     b.wait("filtered rows", "return document.querySelectorAll('tr[data-endpoint]').length === 1");
     // Collapsing a pool hides its body.
     b.click("[data-pool=node] .card-head");
-    b.wait("collapsed pool", "return document.querySelector('[data-pool=node]').classList.contains('collapsed')");
+    b.wait(
+        "collapsed pool",
+        "return document.querySelector('[data-pool=node]').classList.contains('collapsed')",
+    );
 
     // Service discovery: discovered beside relabeled labels, dropped shown.
     b.goto(&format!("{base}/service-discovery"));
@@ -296,7 +305,10 @@ fn every_page_renders_from_the_api_in_chromium() {
     b.type_into(".editor textarea", "up");
     b.type_into(".editor textarea", ESCAPE);
     b.type_into(".editor textarea", ENTER);
-    b.wait("two result rows", "return document.querySelectorAll('.series-table tbody tr').length === 2");
+    b.wait(
+        "two result rows",
+        "return document.querySelectorAll('.series-table tbody tr').length === 2",
+    );
     let api = get(port, "/api/v1/query?query=up").json();
     let mut want: Vec<(String, String)> = api["data"]["result"]
         .as_array()
@@ -319,7 +331,10 @@ fn every_page_renders_from_the_api_in_chromium() {
     b.click(".tabs button[data-tab=graph]");
     b.wait("legend", "return document.querySelectorAll('.legend > div').length === 2");
     // A short range so the few seconds of data fill the chart.
-    b.goto(&format!("{base}/query?g0.expr={}&g0.tab=graph&g0.range_input=1m", enc("scrape_duration_seconds")));
+    b.goto(&format!(
+        "{base}/query?g0.expr={}&g0.tab=graph&g0.range_input=1m",
+        enc("scrape_duration_seconds")
+    ));
     b.wait("legend", "return document.querySelectorAll('.legend > div').length === 2");
     b.js("const c = document.querySelector('.chart-wrap canvas'); const r = c.getBoundingClientRect(); c.dispatchEvent(new MouseEvent('mousemove', {clientX: r.right - 16, clientY: r.top + 20, bubbles: true}));", json!([]));
     b.wait("hover tooltip", "const t = document.querySelector('.tooltip'); return t && !t.hidden && t.textContent.includes('value:')");
@@ -350,13 +365,22 @@ fn every_page_renders_from_the_api_in_chromium() {
 
     // Prometheus' old links: /graph keeps its g0.* parameters.
     b.goto(&format!("{base}/graph?g0.expr=up&g0.tab=1&g0.range_input=1h"));
-    b.wait("table from legacy link", "return document.querySelectorAll('.series-table tbody tr').length === 2");
+    b.wait(
+        "table from legacy link",
+        "return document.querySelectorAll('.series-table tbody tr').length === 2",
+    );
     assert_eq!(b.js("return location.pathname", json!([])), json!("/query"));
-    assert_eq!(b.js("return document.querySelector('.editor textarea').value", json!([])), json!("up"));
+    assert_eq!(
+        b.js("return document.querySelector('.editor textarea').value", json!([])),
+        json!("up")
+    );
 
     // Status pages against their APIs.
     b.goto(&format!("{base}/status"));
-    let version = get(port, "/api/v1/status/buildinfo").json()["data"]["version"].as_str().unwrap().to_string();
+    let version = get(port, "/api/v1/status/buildinfo").json()["data"]["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
     b.wait("build info", &format!("return document.body.innerText.includes({})", json!(version)));
     b.wait("runtime info", "return document.body.innerText.includes('startTime')");
     b.assert_no_js_errors("/status");
@@ -364,7 +388,10 @@ fn every_page_renders_from_the_api_in_chromium() {
 
     b.goto(&format!("{base}/tsdb-status"));
     let tsdb = get(port, "/api/v1/status/tsdb").json();
-    let top = tsdb["data"]["seriesCountByMetricName"][0]["name"].as_str().expect("top metric").to_string();
+    let top = tsdb["data"]["seriesCountByMetricName"][0]["name"]
+        .as_str()
+        .expect("top metric")
+        .to_string();
     b.wait(
         "head stats",
         &format!("return document.body.innerText.includes('Number of series') && document.body.innerText.includes({})", json!(top)),
@@ -401,7 +428,10 @@ fn every_page_renders_from_the_api_in_chromium() {
     b.assert_no_js_errors("/query dark");
     b.screenshot("query-graph-dark");
     b.click("#theme");
-    assert_eq!(b.js("return document.documentElement.dataset.theme || 'auto'", json!([])), json!("auto"));
+    assert_eq!(
+        b.js("return document.documentElement.dataset.theme || 'auto'", json!([])),
+        json!("auto")
+    );
 }
 
 #[test]
@@ -487,8 +517,10 @@ import(prefix + '/assets/js/chart.js').then(({ createChart }) => {
     metric: {__name__: 'big', series: String(i)},
     values: Array.from({length: n}, (_, k) => [start + k * step, String(i + 50 * Math.sin((k + i) / 40))]),
   }));
+  if (window.__chart) window.__chart.destroy();
   const t0 = performance.now();
   const chart = createChart({result, start, end: start + (n - 1) * step, step, stacked});
+  window.__chart = chart;
   document.querySelector('main').replaceChildren(chart.el);
   requestAnimationFrame(() => requestAnimationFrame(() => {
     const t1 = performance.now();
@@ -514,23 +546,33 @@ fn big_clusters_and_big_charts_stay_fast() {
     for page in ["/targets", "/service-discovery"] {
         b.goto(&format!("{base}/query"));
         b.wait("app", "return document.querySelector('.editor textarea')");
-        let v = b.cmd("POST", "/execute/async", Some(json!({ "script": BIG_CLUSTER, "args": [page] })));
+        let v = b.js_async(BIG_CLUSTER, json!([page]));
         let ms = v["ms"].as_f64().expect("ms");
         eprintln!("{page}: 500 pools listed in {ms:.0} ms with {} requests", v["fetches"]);
         assert!((0.0..2000.0).contains(&ms), "{page} took {ms} ms to list 500 pools");
         assert_eq!(v["fetches"], 1, "collapsed pools load nothing until opened");
         // Opening one pool loads just that pool.
         b.click("[data-pool=pool-007] .card-head");
-        b.wait("one pool's rows", "return document.querySelectorAll('[data-pool=pool-007] tbody tr').length === 40");
+        b.wait(
+            "one pool's rows",
+            "return document.querySelectorAll('[data-pool=pool-007] tbody tr').length === 40",
+        );
         assert_eq!(b.js("return window.__fetches", json!([])), json!(2));
         b.assert_no_js_errors(page);
         b.screenshot(&format!("big-cluster{}", page.replace('/', "-")));
     }
 
     for stacked in [false, true] {
-        let v = b.cmd("POST", "/execute/async", Some(json!({ "script": BIG_CHART, "args": [stacked] })));
-        let (render, hover) = (v["render"].as_f64().expect("render"), v["hover"].as_f64().expect("hover"));
-        eprintln!("chart 1000x1000 stacked={stacked}: first frame {render:.0} ms, hover {hover:.1} ms");
+        let v = b.cmd(
+            "POST",
+            "/execute/async",
+            Some(json!({ "script": BIG_CHART, "args": [stacked] })),
+        );
+        let (render, hover) =
+            (v["render"].as_f64().expect("render"), v["hover"].as_f64().expect("hover"));
+        eprintln!(
+            "chart 1000x1000 stacked={stacked}: first frame {render:.0} ms, hover {hover:.1} ms"
+        );
         assert_eq!(v["tooltip"], true, "hover shows a tooltip");
         assert!(render < 3000.0, "1,000 × 1,000 chart took {render} ms to draw");
         assert!(hover < 100.0, "hover took {hover} ms");

@@ -75,7 +75,8 @@ mod tests {
         for a in ASSETS.iter().filter(|a| a.name.ends_with(".js")) {
             for line in a.body.lines().filter(|l| l.starts_with("import ")) {
                 let spec = line.rsplit(" from ").next().unwrap_or(line);
-                let spec = spec.trim().trim_end_matches(';').trim_matches(|c| c == '\'' || c == '"');
+                let spec =
+                    spec.trim().trim_end_matches(';').trim_matches(|c| c == '\'' || c == '"');
                 let target = spec.strip_prefix("./").expect("relative import");
                 let full = format!("js/{target}");
                 assert!(find(&full).is_some(), "{} imports missing {full}", a.name);

@@ -65,7 +65,8 @@ fn escape_attr(s: &str) -> String {
 /// costs a 304.
 fn cached(content_type: &'static str, body: String, if_none_match: Option<&str>) -> Resp {
     let tag = assets::etag(&body);
-    let fresh = if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    let fresh =
+        if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
     let mut r = if fresh {
         with_type(StatusCode::NOT_MODIFIED, content_type, "")
     } else {
@@ -137,11 +138,13 @@ mod tests {
         let s = state(&[]);
         let r = page(&s, &get("/assets/style.css", &[]), "/assets/style.css").unwrap();
         let tag = r.headers()[header::ETAG].to_str().unwrap().to_string();
-        let r = page(&s, &get("/assets/style.css", &[("if-none-match", &tag)]), "/assets/style.css")
-            .unwrap();
+        let r =
+            page(&s, &get("/assets/style.css", &[("if-none-match", &tag)]), "/assets/style.css")
+                .unwrap();
         assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
-        let r = page(&s, &get("/assets/style.css", &[("if-none-match", "\"x\"")]), "/assets/style.css")
-            .unwrap();
+        let r =
+            page(&s, &get("/assets/style.css", &[("if-none-match", "\"x\"")]), "/assets/style.css")
+                .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     }
 

@@ -48,16 +48,17 @@ export function prepare(result, start, step, stacked, hidden) {
     return { metric: s.metric, name: seriesName(s.metric), color: color(i), ts, vs, raw: vs };
   });
   if (stacked) {
-    const acc = new Map();
+    // Range-query samples sit on the step grid: one running sum per step.
+    let maxKey = 0;
+    for (const s of series) if (s.ts.length) maxKey = Math.max(maxKey, Math.round((s.ts[s.ts.length - 1] - start) / step));
+    const acc = new Float64Array(Math.min(maxKey + 1, 1 << 22));
     series.forEach((s, i) => {
       if (hidden.has(i)) return;
       const out = new Float64Array(s.vs.length);
       for (let k = 0; k < s.vs.length; k++) {
         const key = Math.round((s.ts[k] - start) / step);
-        const base = acc.get(key) || 0;
         const v = Number.isFinite(s.vs[k]) ? s.vs[k] : 0;
-        out[k] = base + v;
-        acc.set(key, base + v);
+        if (key >= 0 && key < acc.length) { acc[key] += v; out[k] = acc[key]; } else out[k] = v;
       }
       s.vs = out;
     });
@@ -107,6 +108,7 @@ export function createChart({ result, start, end, step, stacked, onZoom }) {
   }
 
   function draw() {
+    if (!canvas.isConnected) return;
     const { dpr, w, hgt } = layout();
     const ctx = canvas.getContext('2d');
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
