@@ -74,6 +74,7 @@ fn variants() -> Vec<Value> {
         json!({}),
         json!({"server": {"statefulSet": {"enabled": true}, "retentionSize": "20GB"}}),
         json!({"server": {"persistentVolume": {"enabled": false}}}),
+        json!({"server": {"statefulSet": {"enabled": true}, "persistentVolume": {"enabled": false}}}),
         json!({"server": {"ingress": {"enabled": true, "ingressClassName": "nginx",
             "hosts": ["promethium.example"],
             "tls": [{"secretName": "promethium-tls", "hosts": ["promethium.example"]}]}}}),
@@ -117,6 +118,37 @@ fn every_chart_variant_renders_and_parses_and_every_template_is_used() {
         .collect();
     let unused: Vec<_> = templates.difference(&used).collect();
     assert!(unused.is_empty(), "templates never rendered by any variant: {unused:?}");
+}
+
+#[test]
+fn every_mount_has_a_volume_in_every_variant() {
+    for values in variants() {
+        let objects = helm_objects(&values);
+        let workload = objects
+            .iter()
+            .find(|o| o["kind"] == "Deployment" || o["kind"] == "StatefulSet")
+            .expect("a workload");
+        let spec = pod_spec(&objects);
+        let mut volumes: BTreeSet<String> =
+            spec.volumes.iter().flatten().map(|v| v.name.clone()).collect();
+        for claim in workload["spec"]["volumeClaimTemplates"].as_array().into_iter().flatten() {
+            let name = claim["metadata"]["name"].as_str().expect("claim name").to_owned();
+            assert!(volumes.insert(name.clone()), "{name} is both a volume and a claim ({values})");
+        }
+        for c in &spec.containers {
+            for m in c.volume_mounts.iter().flatten() {
+                assert!(volumes.contains(&m.name), "mount {} has no volume with {values}", m.name);
+            }
+        }
+        if workload["kind"] == "StatefulSet" {
+            let governing = workload["spec"]["serviceName"].as_str().expect("serviceName");
+            let svc = objects
+                .iter()
+                .find(|o| o["kind"] == "Service" && o["metadata"]["name"] == governing)
+                .unwrap_or_else(|| panic!("no Service {governing} for the StatefulSet"));
+            assert_eq!(svc["spec"]["clusterIP"], "None", "the governing Service is headless");
+        }
+    }
 }
 
 /// `(apiGroup, resource, verb)` and `(nonResourceURL, verb)` triples.

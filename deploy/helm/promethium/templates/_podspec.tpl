@@ -49,14 +49,14 @@ spec:
     - name: config
       configMap:
         name: {{ include "promethium.fullname" . }}
-    {{- if not .Values.server.statefulSet.enabled }}
+    {{- /* With a StatefulSet and persistence, "storage" comes from its volume claim template. */}}
+    {{- if not .Values.server.persistentVolume.enabled }}
     - name: storage
-      {{- if .Values.server.persistentVolume.enabled }}
+      emptyDir: {}
+    {{- else if not .Values.server.statefulSet.enabled }}
+    - name: storage
       persistentVolumeClaim:
         claimName: {{ include "promethium.fullname" . }}
-      {{- else }}
-      emptyDir: {}
-      {{- end }}
     {{- end }}
   {{- with .Values.server.nodeSelector }}
   nodeSelector:
