@@ -580,3 +580,88 @@ fn big_clusters_and_big_charts_stay_fast() {
         b.screenshot(if stacked { "chart-1000x1000-stacked" } else { "chart-1000x1000" });
     }
 }
+
+/// The pure helpers of the UI modules, checked in the browser: URL state,
+/// durations, error positions, tokenizing and completion contexts.
+const HELPERS: &str = r#"
+const done = arguments[arguments.length - 1];
+const p = document.querySelector('meta[name=prom-prefix]').content + '/assets/js/';
+Promise.all([import(p + 'query.js'), import(p + 'editor.js'), import(p + 'chart.js')]).then(([q, e, c]) => {
+  const legacy = q.panelsFromURL('?g0.expr=rate(x%5B5m%5D)&g0.tab=0&g0.range_input=2h&g0.stacked=1&g1.expr=up&g1.tab=1');
+  const round = q.panelsFromURL(q.panelsToURL(legacy));
+  done({
+    legacy: legacy.map((x) => [x.expr, x.tab, x.range, x.stacked]),
+    roundTrip: JSON.stringify(round) === JSON.stringify(legacy),
+    durations: [q.parseDuration('1h30m'), q.parseDuration('90'), q.parseDuration('5x'), q.formatDuration(5400)],
+    offsets: [
+      q.errorOffset('sum(up', 'invalid parameter "query": 1:7: parse error: unclosed left parenthesis'),
+      q.errorOffset('up\n+ foo(', '2:5: parse error: x'),
+      q.errorOffset('up', 'no position here'),
+    ],
+    tokens: e.tokenize('sum by (job) (rate(http_total{code="200"}[5m])) > 0.5 # c')
+      .filter((t) => t.type !== 'ws').map((t) => t.type + ':' + t.text),
+    contexts: [
+      e.completionContext('rate(http_', 10),
+      e.completionContext('up{jo', 5),
+      e.completionContext('up{job="pro', 11),
+      e.completionContext('sum by (ins', 11),
+    ],
+    ticks: c.valueTicks(0, 1, 5),
+  });
+});
+"#;
+
+#[test]
+fn ui_helpers_behave() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = "scrape_configs: []\n";
+    let mut s = Server::start(dir.path(), cfg, &[]);
+    s.wait_ready(WAIT);
+    let b = Browser::start();
+    b.goto(&format!("http://127.0.0.1:{}/query", s.port));
+    b.wait("app", "return document.querySelector('.editor textarea')");
+    let v = b.js_async(HELPERS, json!([]));
+    assert_eq!(
+        v["legacy"],
+        json!([["rate(x[5m])", "graph", "2h", true], ["up", "table", "1h", false]])
+    );
+    assert_eq!(v["roundTrip"], true);
+    assert_eq!(v["durations"], json!([5400, 90, null, "1h30m"]));
+    assert_eq!(v["offsets"], json!([6, 7, null]));
+    assert_eq!(
+        v["tokens"],
+        json!([
+            "fn:sum",
+            "kw:by",
+            "op:(",
+            "label:job",
+            "op:)",
+            "op:(",
+            "fn:rate",
+            "op:(",
+            "metric:http_total",
+            "op:{",
+            "label:code",
+            "op:=",
+            "str:\"200\"",
+            "op:}",
+            "op:[",
+            "num:5m",
+            "op:]",
+            "op:)",
+            "op:)",
+            "op:>",
+            "num:0.5",
+            "comment:# c"
+        ])
+    );
+    assert_eq!(v["contexts"][0], json!({"kind": "metric", "word": "http_", "from": 5}));
+    assert_eq!(v["contexts"][1], json!({"kind": "label", "word": "jo", "from": 3, "metric": "up"}));
+    assert_eq!(
+        v["contexts"][2],
+        json!({"kind": "value", "label": "job", "word": "pro", "from": 8})
+    );
+    assert_eq!(v["contexts"][3], json!({"kind": "label", "word": "ins", "from": 8, "metric": ""}));
+    assert_eq!(v["ticks"], json!([0, 0.2, 0.4, 0.6000000000000001, 0.8, 1]));
+    b.assert_no_js_errors("helpers");
+}
