@@ -598,6 +598,7 @@ Promise.all([import(p + 'query.js'), import(p + 'editor.js'), import(p + 'chart.
       q.errorOffset('up\n+ foo(', '2:5: parse error: x'),
       q.errorOffset('up', 'no position here'),
     ],
+    subquery: e.tokenize('x[1h:1s]').map((t) => t.type + ':' + t.text),
     tokens: e.tokenize('sum by (job) (rate(http_total{code="200"}[5m])) > 0.5 # c')
       .filter((t) => t.type !== 'ws').map((t) => t.type + ':' + t.text),
     contexts: [
@@ -654,6 +655,10 @@ fn ui_helpers_behave() {
             "num:0.5",
             "comment:# c"
         ])
+    );
+    assert_eq!(
+        v["subquery"],
+        json!(["metric:x", "op:[", "num:1h", "op::", "num:1s", "op:]"])
     );
     assert_eq!(v["contexts"][0], json!({"kind": "metric", "word": "http_", "from": 5}));
     assert_eq!(v["contexts"][1], json!({"kind": "label", "word": "jo", "from": 3, "metric": "up"}));

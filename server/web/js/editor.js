@@ -18,6 +18,7 @@ export function tokenize(src) {
   const out = [];
   let i = 0;
   let braces = 0;
+  let brackets = 0;
   let parens = 0;
   let groupingParen = false;
   const push = (type, end) => { out.push({ type, text: src.slice(i, end), start: i }); i = end; };
@@ -35,6 +36,7 @@ export function tokenize(src) {
     if ((m = /^\s+/.exec(rest))) { push('ws', i + m[0].length); continue; }
     if ((m = /^(\d+(\.\d+)?(ms|[smhdwy]))+/.exec(rest)) && !/^[\w.]/.test(src[i + m[0].length] || '')) { push('num', i + m[0].length); continue; }
     if ((m = /^(0x[0-9a-fA-F]+|(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|Inf|NaN)(?![\w:])/i.exec(rest)) && !/[\w:]/.test(src[i - 1] || '')) { push('num', i + m[0].length); continue; }
+    if (c === ':' && brackets > 0) { push('op', i + 1); continue; }
     if ((m = /^[a-zA-Z_:][\w:]*/.exec(rest))) {
       const w = m[0];
       const after = src.slice(i + w.length).trimStart();
@@ -51,6 +53,8 @@ export function tokenize(src) {
       continue;
     }
     if (c === '{') braces++;
+    if (c === '[') brackets++;
+    if (c === ']') brackets = Math.max(0, brackets - 1);
     if (c === '}') braces = Math.max(0, braces - 1);
     if (c === '(') { parens++; if (groupingParen === 'pending') groupingParen = parens; }
     if (c === ')') { if (groupingParen === parens) groupingParen = false; parens--; }
