@@ -401,6 +401,13 @@ fn chart_switches_select_the_right_objects() {
     let storage = pod_spec(&ephemeral).volumes.unwrap().into_iter().find(|v| v.name == "storage");
     assert!(storage.and_then(|v| v.empty_dir).is_some(), "emptyDir without persistence");
 
+    let existing =
+        helm_objects(&json!({"server": {"persistentVolume": {"existingClaim": "old-data"}}}));
+    assert!(!kinds(&existing).contains(&"PersistentVolumeClaim".to_owned()), "no new claim");
+    let storage = pod_spec(&existing).volumes.unwrap().into_iter().find(|v| v.name == "storage");
+    let claim = storage.and_then(|v| v.persistent_volume_claim).expect("claim volume");
+    assert_eq!(claim.claim_name, "old-data");
+
     let bare = helm_objects(&json!({"rbac": {"create": false},
         "serviceAccounts": {"server": {"create": false, "name": "existing"}}}));
     for kind in ["ClusterRole", "ClusterRoleBinding", "ServiceAccount"] {
@@ -439,6 +446,7 @@ fn chart_metadata_and_values_parse() {
         "/server/resources",
         "/server/persistentVolume/enabled",
         "/server/persistentVolume/size",
+        "/server/persistentVolume/existingClaim",
         "/server/statefulSet/enabled",
         "/server/ingress/enabled",
         "/extraScrapeConfigs",

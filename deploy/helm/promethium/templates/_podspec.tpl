@@ -56,7 +56,7 @@ spec:
     {{- else if not .Values.server.statefulSet.enabled }}
     - name: storage
       persistentVolumeClaim:
-        claimName: {{ include "promethium.fullname" . }}
+        claimName: {{ .Values.server.persistentVolume.existingClaim | default (include "promethium.fullname" .) }}
     {{- end }}
   {{- with .Values.server.nodeSelector }}
   nodeSelector:
