@@ -2,7 +2,8 @@
 //!
 //! No container engine runs here, so the Dockerfile is read instead: its
 //! `cargo build` names a package and binary that exist in this workspace
-//! (asked of `cargo metadata`), the runtime stage copies exactly that
+//! (asked of `cargo metadata --locked`, which also fails on a stale
+//! Cargo.lock, as the image build would), the runtime stage copies exactly that
 //! binary from the build stage and runs it directly (exec form, no shell
 //! script), as a non-root user, with the config and data paths the
 //! manifests mount, and those arguments pass the server's flag parser.
@@ -85,17 +86,23 @@ fn dockerfile_builds_and_runs_the_workspace_binary() {
     let bin = flag_value(&words, "--bin");
 
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
+        // `--locked`, as the image's build: a stale Cargo.lock fails here.
+        .args(["metadata", "--locked", "--format-version", "1", "--manifest-path"])
         .arg(workspace_root().join("Cargo.toml"))
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "cargo metadata: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo metadata --locked fails, so would the image's cargo build --locked: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+    let members = meta["workspace_members"].as_array().expect("workspace members");
     let pkg = meta["packages"]
         .as_array()
         .expect("packages")
         .iter()
-        .find(|p| p["name"] == package)
+        .find(|p| p["name"] == package && members.contains(&p["id"]))
         .unwrap_or_else(|| panic!("the Dockerfile builds package {package}, not in the workspace"));
     let has_bin = pkg["targets"].as_array().expect("targets").iter().any(|t| {
         t["name"] == bin && t["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "bin"))
