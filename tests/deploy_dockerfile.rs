@@ -74,6 +74,23 @@ fn dockerfile_builds_and_runs_the_workspace_binary() {
         .map(|(_, n)| n.trim().to_owned())
         .expect("the build stage is named");
 
+    // A pinned toolchain no older than the workspace's rust-version, on the
+    // runtime's Debian release.
+    let image = build_from.split_whitespace().next().expect("builder image");
+    let tag = image.strip_prefix("rust:").expect("the official Rust image");
+    let (version, distro) = tag.split_once("-slim-").expect("rust:<version>-slim-<debian>");
+    assert!(distro == "bookworm" && stages[1].0.starts_with("debian:bookworm"), "{image}");
+    let root = std::fs::read_to_string(workspace_root().join("Cargo.toml")).expect("Cargo.toml");
+    let wanted = root
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("rust-version = "))
+        .map(|v| v.trim_matches('"').to_owned())
+        .expect("workspace rust-version");
+    let parse =
+        |v: &str| -> Vec<u32> { v.split('.').map(|p| p.parse().expect("number")).collect() };
+    assert!(parse(version).len() >= 2, "pinned to a minor release, got {version}");
+    assert!(parse(version) >= parse(&wanted), "builder Rust {version} < rust-version {wanted}");
+
     // The build command and the package/binary it names.
     let cargo = build
         .iter()
