@@ -103,6 +103,13 @@ fn kustomize_renders_and_every_object_parses_as_its_type() {
         ]
     );
     parse_all(&objects);
+    // The generated ConfigMap's name carries a content hash (a config change
+    // rolls the pod); the Deployment must mount it under that name.
+    let cm_name = only(&objects, "ConfigMap")["metadata"]["name"].as_str().expect("name");
+    assert!(cm_name.starts_with("promethium-"), "hashed name, got {cm_name}");
+    let spec = pod_spec(&objects);
+    let config = spec.volumes.iter().flatten().find(|v| v.name == "config").expect("config volume");
+    assert_eq!(config.config_map.as_ref().map(|c| c.name.as_str()), Some(cm_name));
 }
 
 #[test]
