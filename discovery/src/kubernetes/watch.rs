@@ -280,7 +280,9 @@ impl State {
             }
             Change::Service(ev) => {
                 let keys = self.services.apply(ev);
-                if role == R::Service {
+                // An endpoints object is named after its service, so only
+                // that group depends on the service.
+                if role == R::Service || role == R::Endpoints {
                     primary(keys, dirty)
                 } else if !keys.is_empty() {
                     dirty.all = true
