@@ -611,6 +611,7 @@ impl Inner {
         self.blocks.write().retain(|b| !gone.contains(&b.meta().ulid));
         for &k in &doomed {
             tracing::info!(block = %blocks[k].meta().ulid, "deleting a block beyond retention");
+            block::crash_point("retention-before-delete");
             block::delete_block_dir(blocks[k].dir())?;
             self.counters.retention.fetch_add(1, Ordering::Relaxed);
         }
