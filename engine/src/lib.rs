@@ -41,4 +41,6 @@ pub use append::{AppendOptions, Appendable, Appender};
 pub use db::{Db, DbOptions};
 pub use error::{AppendError, CommitError, QueryError};
 pub use memory::MemStorage;
-pub use query::{Querier, Queryable, SampleIterator, SelectHints, Series, SeriesSet, SliceIterator};
+pub use query::{
+    Querier, Queryable, SampleIterator, SelectHints, Series, SeriesSet, SliceIterator,
+};

@@ -11,7 +11,9 @@ use parking_lot::RwLock;
 use crate::append::{AppendOptions, Appendable, Appender};
 use crate::error::{AppendError, CommitError, QueryError};
 use crate::model::{Labels, Matcher, Sample, SeriesRef, matches_all};
-use crate::query::{Querier, Queryable, SampleIterator, SelectHints, Series, SeriesSet, SliceIterator};
+use crate::query::{
+    Querier, Queryable, SampleIterator, SelectHints, Series, SeriesSet, SliceIterator,
+};
 
 #[derive(Default)]
 struct Inner {
@@ -158,7 +160,11 @@ impl MemQuerier<'_> {
 }
 
 impl Querier for MemQuerier<'_> {
-    fn select(&self, matchers: &[Matcher], _hints: Option<&SelectHints>) -> Result<SeriesSet<'_>, QueryError> {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        _hints: Option<&SelectHints>,
+    ) -> Result<SeriesSet<'_>, QueryError> {
         Ok(self
             .matching(matchers)
             .into_iter()
@@ -167,16 +173,22 @@ impl Querier for MemQuerier<'_> {
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {
-        let mut names: Vec<String> =
-            self.matching(matchers).iter().flat_map(|(l, _)| l.iter().map(|l| l.name.to_owned())).collect();
+        let mut names: Vec<String> = self
+            .matching(matchers)
+            .iter()
+            .flat_map(|(l, _)| l.iter().map(|l| l.name.to_owned()))
+            .collect();
         names.sort();
         names.dedup();
         Ok(names)
     }
 
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {
-        let mut values: Vec<String> =
-            self.matching(matchers).iter().filter_map(|(l, _)| l.get(name).map(str::to_owned)).collect();
+        let mut values: Vec<String> = self
+            .matching(matchers)
+            .iter()
+            .filter_map(|(l, _)| l.get(name).map(str::to_owned))
+            .collect();
         values.sort();
         values.dedup();
         Ok(values)

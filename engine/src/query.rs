@@ -51,7 +51,11 @@ pub trait Querier: Send {
     /// Series matching every matcher, sorted by labels, restricted to the
     /// querier's time range. At least one matcher must select something other
     /// than the empty value (Prometheus rejects `{foo=""}` alone upstream).
-    fn select(&self, matchers: &[Matcher], hints: Option<&SelectHints>) -> Result<SeriesSet<'_>, QueryError>;
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        hints: Option<&SelectHints>,
+    ) -> Result<SeriesSet<'_>, QueryError>;
 
     /// Label names of series matching `matchers` (all series when empty), sorted.
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, QueryError>;

@@ -56,15 +56,19 @@ impl Labels {
     pub fn try_from_pairs<N: AsRef<str>, V: AsRef<str>>(
         pairs: impl IntoIterator<Item = (N, V)>,
     ) -> Result<Self, DuplicateLabel> {
-        let mut v: Vec<(String, String)> =
-            pairs.into_iter().map(|(n, v)| (n.as_ref().to_owned(), v.as_ref().to_owned())).collect();
+        let mut v: Vec<(String, String)> = pairs
+            .into_iter()
+            .map(|(n, v)| (n.as_ref().to_owned(), v.as_ref().to_owned()))
+            .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         for w in v.windows(2) {
             if w[0].0 == w[1].0 {
                 return Err(DuplicateLabel(w[0].0.clone()));
             }
         }
-        Ok(Self::from_sorted_unique(v.iter().filter(|(_, v)| !v.is_empty()).map(|(n, v)| (n.as_str(), v.as_str()))))
+        Ok(Self::from_sorted_unique(
+            v.iter().filter(|(_, v)| !v.is_empty()).map(|(n, v)| (n.as_str(), v.as_str())),
+        ))
     }
 
     /// Encodes pairs the caller guarantees are sorted by name, unique, and
@@ -155,20 +159,26 @@ impl Labels {
         if self.metric_name().is_none() {
             return self.clone();
         }
-        Labels::from_sorted_unique(self.iter().filter(|l| l.name != METRIC_NAME).map(|l| (l.name, l.value)))
+        Labels::from_sorted_unique(
+            self.iter().filter(|l| l.name != METRIC_NAME).map(|l| (l.name, l.value)),
+        )
     }
 
     /// Only the labels whose names are in `names` (the `by`/`on` grouping).
     pub fn keep_only(&self, names: &[impl AsRef<str>]) -> Labels {
         Labels::from_sorted_unique(
-            self.iter().filter(|l| names.iter().any(|n| n.as_ref() == l.name)).map(|l| (l.name, l.value)),
+            self.iter()
+                .filter(|l| names.iter().any(|n| n.as_ref() == l.name))
+                .map(|l| (l.name, l.value)),
         )
     }
 
     /// All labels except those in `names` (the `without`/`ignoring` grouping).
     pub fn drop_names(&self, names: &[impl AsRef<str>]) -> Labels {
         Labels::from_sorted_unique(
-            self.iter().filter(|l| !names.iter().any(|n| n.as_ref() == l.name)).map(|l| (l.name, l.value)),
+            self.iter()
+                .filter(|l| !names.iter().any(|n| n.as_ref() == l.name))
+                .map(|l| (l.name, l.value)),
         )
     }
 }
@@ -306,7 +316,10 @@ impl LabelsBuilder {
 
     /// The current value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok().map(|i| self.pairs[i].1.as_str())
+        self.pairs
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| self.pairs[i].1.as_str())
     }
 
     /// Keeps only the pairs for which `keep` returns true.
@@ -404,6 +417,9 @@ mod tests {
 
     #[test]
     fn duplicates_rejected_when_asked() {
-        assert_eq!(Labels::try_from_pairs([("a", "1"), ("a", "2")]), Err(DuplicateLabel("a".into())));
+        assert_eq!(
+            Labels::try_from_pairs([("a", "1"), ("a", "2")]),
+            Err(DuplicateLabel("a".into()))
+        );
     }
 }

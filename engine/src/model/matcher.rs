@@ -47,7 +47,11 @@ pub struct Matcher {
 
 impl Matcher {
     /// Builds a matcher, compiling the pattern for the regex kinds.
-    pub fn new(kind: MatchType, name: impl Into<String>, value: impl Into<String>) -> Result<Self, RegexError> {
+    pub fn new(
+        kind: MatchType,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Self, RegexError> {
         let value = value.into();
         let regex = match kind {
             MatchType::Regex | MatchType::NotRegex => Some(GoRegex::new(&value)?),

@@ -144,7 +144,9 @@ pub fn translate(pattern: &str) -> Result<String, RegexError> {
         match c {
             '\\' => {
                 let Some(&next) = chars.get(i + 1) else {
-                    return Err(RegexError { message: "trailing backslash at end of expression".into() });
+                    return Err(RegexError {
+                        message: "trailing backslash at end of expression".into(),
+                    });
                 };
                 i += 2;
                 let class = match next {
@@ -216,12 +218,12 @@ pub fn translate(pattern: &str) -> Result<String, RegexError> {
             '[' if in_class => {
                 // POSIX classes like `[:alpha:]` pass through; a bare `[` is
                 // literal in Go but opens a nested class in Rust.
-                if chars.get(i + 1) == Some(&':') {
-                    if let Some(end) = find_seq(&chars, i + 2, &[':', ']']) {
-                        out.extend(&chars[i..end + 2]);
-                        i = end + 2;
-                        continue;
-                    }
+                if chars.get(i + 1) == Some(&':')
+                    && let Some(end) = find_seq(&chars, i + 2, &[':', ']'])
+                {
+                    out.extend(&chars[i..end + 2]);
+                    i = end + 2;
+                    continue;
                 }
                 out.push_str(r"\[");
             }
