@@ -11,7 +11,10 @@
 //! because a Kubernetes cluster can change many objects per second and
 //! every snapshot makes the scrape manager re-sync its pools. The first
 //! change after a quiet period is sent at once; further changes within the
-//! interval are coalesced into one later snapshot.
+//! interval are coalesced into one later snapshot. A provider's first
+//! report is never held back: the snapshot published when a configuration
+//! is applied is taken before the new providers have run, so throttling
+//! their initial groups would leave their jobs empty for a whole interval.
 //!
 //! Reapplying a configuration keeps providers whose configuration is
 //! unchanged running (their groups survive), so a reload that only touches
@@ -77,6 +80,8 @@ struct State {
     jobs: Vec<(String, Vec<Provider>)>,
     /// Latest groups per provider id, by source. Only live ids have entries.
     groups: HashMap<u64, BTreeMap<String, TargetGroup>>,
+    /// Live providers that have not delivered their first update yet.
+    unreported: HashSet<u64>,
     next_id: u64,
 }
 
@@ -102,6 +107,9 @@ impl State {
 pub struct Manager {
     state: Arc<Mutex<State>>,
     changed: Arc<Notify>,
+    /// Signalled when a provider delivers its first update; ends a
+    /// throttling wait early.
+    first_report: Arc<Notify>,
     snapshots: watch::Sender<Arc<TargetSets>>,
     options: ManagerOptions,
     sender: JoinHandle<()>,
@@ -117,14 +125,16 @@ impl Manager {
     pub fn new(options: ManagerOptions) -> Manager {
         let state = Arc::new(Mutex::new(State::default()));
         let changed = Arc::new(Notify::new());
+        let first_report = Arc::new(Notify::new());
         let (snapshots, _) = watch::channel(Arc::new(TargetSets::new()));
         let sender = tokio::spawn(send_loop(
             Arc::clone(&state),
             Arc::clone(&changed),
+            Arc::clone(&first_report),
             snapshots.clone(),
             options.update_interval,
         ));
-        Manager { state, changed, snapshots, options, sender }
+        Manager { state, changed, first_report, snapshots, options, sender }
     }
 
     /// A receiver of full snapshots. The current value is the latest
@@ -168,11 +178,13 @@ impl Manager {
                         let id = state.next_id;
                         state.next_id += 1;
                         state.groups.insert(id, BTreeMap::new());
+                        state.unreported.insert(id);
                         let task = tokio::spawn(run_provider(
                             id,
                             discoverer,
                             Arc::clone(&self.state),
                             Arc::clone(&self.changed),
+                            Arc::clone(&self.first_report),
                             self.options.channel_capacity,
                         ));
                         running.push(Provider { id, fingerprint, task });
@@ -211,6 +223,7 @@ fn stop(state: &mut State, p: Provider) {
     p.task.abort();
     // Removing the id makes any late update from the aborted task a no-op.
     state.groups.remove(&p.id);
+    state.unreported.remove(&p.id);
 }
 
 impl Drop for Manager {
@@ -230,6 +243,7 @@ async fn run_provider(
     discoverer: Box<dyn crate::Discoverer>,
     state: Arc<Mutex<State>>,
     changed: Arc<Notify>,
+    first_report: Arc<Notify>,
     capacity: usize,
 ) {
     let (tx, mut rx) = mpsc::channel::<Vec<TargetGroup>>(capacity.max(1));
@@ -246,8 +260,9 @@ async fn run_provider(
             rx.recv().await
         };
         let Some(groups) = groups else { return };
-        {
+        let first = {
             let mut st = lock(&state);
+            let first = st.unreported.remove(&id);
             let Some(by_source) = st.groups.get_mut(&id) else { return };
             for g in groups {
                 if g.targets.is_empty() {
@@ -256,14 +271,19 @@ async fn run_provider(
                     by_source.insert(g.source.clone(), g);
                 }
             }
-        }
+            first
+        };
         changed.notify_one();
+        if first {
+            first_report.notify_one();
+        }
     }
 }
 
 async fn send_loop(
     state: Arc<Mutex<State>>,
     changed: Arc<Notify>,
+    first_report: Arc<Notify>,
     snapshots: watch::Sender<Arc<TargetSets>>,
     interval: Duration,
 ) {
@@ -271,7 +291,13 @@ async fn send_loop(
     loop {
         changed.notified().await;
         if let Some(t) = last_sent {
-            tokio::time::sleep_until(t + interval).await;
+            // A new provider's initial groups go out at once; a stale
+            // permit from a first report already published only shortens
+            // one wait, so the throttle still bounds steady-state updates.
+            tokio::select! {
+                () = tokio::time::sleep_until(t + interval) => {}
+                () = first_report.notified() => {}
+            }
         }
         let snapshot = lock(&state).snapshot();
         last_sent = Some(tokio::time::Instant::now());
@@ -440,6 +466,54 @@ mod tests {
             "snapshots are throttled: {:?}",
             t0.elapsed()
         );
+    }
+
+    // Regression: the snapshot sent for the applied configuration is taken
+    // before new providers run, so it holds their jobs without groups. A
+    // provider reporting after that must not wait out the throttle, or its
+    // job (e.g. one whose only target relabeling drops) stays empty for
+    // a whole interval after start-up.
+    #[tokio::test(start_paused = true)]
+    async fn first_reports_of_new_providers_are_not_throttled() {
+        let m = Manager::new(ManagerOptions::default());
+        let mut rx = m.subscribe();
+        let (a, afeed) = fake("a");
+        let (b, bfeed) = fake("b");
+        m.apply_config(vec![
+            ("a".into(), vec![("fake/0".into(), Arc::new(a) as Arc<dyn SdConfig>)]),
+            ("b".into(), vec![("fake/0".into(), Arc::new(b) as Arc<dyn SdConfig>)]),
+        ]);
+        let snap = next(&mut rx).await;
+        assert!(addrs(&snap, "a").is_empty() && addrs(&snap, "b").is_empty(), "{snap:?}");
+        let t0 = tokio::time::Instant::now();
+        afeed.send(vec![group("s", &["a:1"])]).await.expect("send");
+        let mut snap = next(&mut rx).await;
+        while addrs(&snap, "a").is_empty() {
+            snap = next(&mut rx).await;
+        }
+        bfeed.send(vec![group("s", &["b:1"])]).await.expect("send");
+        while addrs(&snap, "b").is_empty() {
+            snap = next(&mut rx).await;
+        }
+        assert_eq!(addrs(&snap, "a"), vec!["a:1"]);
+        assert!(
+            t0.elapsed() < Duration::from_secs(1),
+            "first reports waited for the throttle: {:?}",
+            t0.elapsed()
+        );
+
+        // Later updates of the same providers are throttled again.
+        let t1 = tokio::time::Instant::now();
+        afeed.send(vec![group("s", &["a:2"])]).await.expect("send");
+        while addrs(&snap, "a") != vec!["a:2"] {
+            // The throttle may hold this one for the full interval.
+            tokio::time::timeout(Duration::from_secs(10), rx.changed())
+                .await
+                .expect("a throttled snapshot in time")
+                .expect("open");
+            snap = rx.borrow_and_update().clone();
+        }
+        assert!(t1.elapsed() >= Duration::from_secs(4), "not throttled: {:?}", t1.elapsed());
     }
 
     #[tokio::test]
