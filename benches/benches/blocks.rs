@@ -1,0 +1,210 @@
+//! Blocks: bytes per sample on disk and query decode speed, blocks vs head.
+//!
+//! Setup (not timed): the seeded node_exporter-like load (`NodeLoad`, 10k
+//! series scraped every 15 s) is ingested for `BLOCKS_BENCH_HOURS`
+//! simulated hours (default 24) into a `Db` whose head is cut into 2 h
+//! blocks as it goes; blocks are then compacted (leveled, 6 h and 18 h).
+//! RSS is printed every simulated 2 h (memory must stay flat: the head
+//! holds at most ~3 h). Reported: bytes per sample of every block
+//! directory (total) and of the chunk files alone.
+//!
+//! Timed: selecting every series over one 2 h range and decoding every
+//! sample, once from blocks and once from a head holding the same 2 h;
+//! throughput is in samples.
+//!
+//! Run: `cargo bench -p promethium-benches --bench blocks -- --warm-up-time 1 --measurement-time 3`.
+
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use promethium_benches::NodeLoad;
+use promethium_engine::db::{Db, DbOptions};
+use promethium_engine::model::{Matcher, SeriesRef};
+use promethium_engine::{Appendable, Queryable};
+
+const SERIES: usize = 10_000;
+const HOUR: i64 = 3_600_000;
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Ingests `rounds` scrapes of `load`, calling `every_2h` after each
+/// simulated 2 h.
+fn ingest(db: &Db, load: &mut NodeLoad, rounds: usize, mut every_2h: impl FnMut(usize)) {
+    let mut refs: Vec<Option<SeriesRef>> = vec![None; load.len()];
+    let mut round = Vec::new();
+    let per_2h = (2 * HOUR / load.interval_ms) as usize;
+    for r in 0..rounds {
+        load.next_round(&mut round);
+        for target in 0..load.targets() {
+            let mut app = db.appender();
+            for i in load.target_series(target) {
+                let (t, v) = round[i];
+                refs[i] = Some(app.append(refs[i], &load.labels[i], t, v).expect("in order"));
+            }
+            app.commit().expect("commit");
+        }
+        if r % per_2h == per_2h - 1 {
+            every_2h(r);
+        }
+    }
+}
+
+fn count_samples(db: &Db, min: i64, max: i64) -> u64 {
+    let q = db.querier(min, max).expect("querier");
+    let set = q.select(&[Matcher::equal("job", "node")], None).expect("select");
+    let mut n = 0u64;
+    for s in &set {
+        let mut it = s.iter();
+        while it.next().is_some() {
+            n += 1;
+        }
+    }
+    n
+}
+
+fn bench(c: &mut Criterion) {
+    if std::env::var_os("BLOCKS_BENCH_POSTINGS_ONLY").is_some() {
+        return;
+    }
+    let hours: i64 =
+        std::env::var("BLOCKS_BENCH_HOURS").ok().and_then(|h| h.parse().ok()).unwrap_or(24);
+    let opts = DbOptions { wal: None, compaction_interval: None, ..DbOptions::default() };
+
+    // Blocks: `hours` of data, cut and compacted.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db::open(dir.path(), opts.clone()).expect("open");
+    let mut load = NodeLoad::new(SERIES, 7);
+    let start = load.start_ms;
+    let rounds = (hours * HOUR / load.interval_ms) as usize;
+    println!("blocks: ingesting {} series for {hours} h ({rounds} scrapes)", load.len());
+    let interval = load.interval_ms;
+    ingest(&db, &mut load, rounds, |r| {
+        db.cut_head().expect("cut head");
+        let h = db.head_stats();
+        println!(
+            "blocks/rss: t={:>3} h rss={:.0} MiB head_series={} head_span={:.1} h blocks={}",
+            (r + 1) as i64 * interval / HOUR,
+            rss_mib(),
+            h.num_series,
+            (h.max_t_ms.unwrap_or(0) - h.min_t_ms.unwrap_or(0)) as f64 / HOUR as f64,
+            db.block_stats().len()
+        );
+    });
+    db.compact_blocks().expect("compact");
+    let blocks = db.block_stats();
+    let samples: u64 = blocks.iter().map(|b| b.num_samples).sum();
+    let total: u64 = blocks.iter().map(|b| b.bytes).sum();
+    let chunks: u64 =
+        blocks.iter().map(|b| dir_bytes(&dir.path().join(&b.ulid).join("chunks"))).sum();
+    println!(
+        "blocks/bytes_per_sample: total {:.3}, chunks only {:.3} ({samples} samples in {} blocks, {total} bytes)",
+        total as f64 / samples as f64,
+        chunks as f64 / samples as f64,
+        blocks.len()
+    );
+    for b in &blocks {
+        println!(
+            "blocks/block: level {} span {:.0} h samples {} bytes {}",
+            b.level,
+            (b.max_t_ms - b.min_t_ms) as f64 / HOUR as f64,
+            b.num_samples,
+            b.bytes
+        );
+    }
+
+    // Head: the same load's first 2 h, still in the head.
+    let head_dir = tempfile::tempdir().expect("temp dir");
+    let head_db = Db::open(head_dir.path(), opts).expect("open");
+    let mut head_load = NodeLoad::new(SERIES, 7);
+    let head_rounds = (2 * HOUR / head_load.interval_ms) as usize;
+    ingest(&head_db, &mut head_load, head_rounds, |_| {});
+
+    let (min, max) = (start - start.rem_euclid(2 * HOUR) + 2 * HOUR, 0);
+    let (min, max) = (min, min + 2 * HOUR - 1 + max);
+    let in_blocks = count_samples(&db, min, max);
+    let head_min = start;
+    let head_max = start + 2 * HOUR - 1;
+    let in_head = count_samples(&head_db, head_min, head_max);
+    println!("blocks/query: {in_blocks} samples from blocks, {in_head} from the head");
+
+    let mut g = c.benchmark_group("blocks_query");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(in_blocks));
+    g.bench_function("select_decode_2h_blocks", |b| b.iter(|| count_samples(&db, min, max)));
+    g.throughput(Throughput::Elements(in_head));
+    g.bench_function("select_decode_2h_head", |b| {
+        b.iter(|| count_samples(&head_db, head_min, head_max))
+    });
+    g.finish();
+}
+
+/// Postings intersection: sorted `u64` lists (what the head and blocks
+/// use) against `bitvec` bit sets over the series-id universe, for a
+/// selective pair (all 10k series ∩ one metric's 10) and a broad pair
+/// (two halves overlapping by a quarter).
+fn postings(c: &mut Criterion) {
+    use bitvec::prelude::*;
+    use promethium_engine::head::index::intersect_sorted;
+    const N: u64 = 10_000;
+    let all: Vec<u64> = (0..N).collect();
+    let few: Vec<u64> = (0..10)
+        .map(|i| i * 997 % N)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let evens: Vec<u64> = (0..N).filter(|i| i % 2 == 0).collect();
+    let low: Vec<u64> = (0..N / 2).collect();
+    let bits = |ids: &[u64]| {
+        let mut b = bitvec![u64, Lsb0; 0; N as usize];
+        for &i in ids {
+            b.set(i as usize, true);
+        }
+        b
+    };
+    let mut g = c.benchmark_group("postings_intersection");
+    for (name, a, b) in [("selective", &all, &few), ("broad", &evens, &low)] {
+        g.bench_function(format!("{name}/sorted_lists"), |bn| {
+            bn.iter(|| intersect_sorted(std::hint::black_box(a), std::hint::black_box(b)).len())
+        });
+        g.bench_function(format!("{name}/bitvec_from_lists"), |bn| {
+            bn.iter(|| {
+                let mut x = bits(std::hint::black_box(a));
+                x &= bits(std::hint::black_box(b));
+                x.count_ones()
+            })
+        });
+        let (ba, bb) = (bits(a), bits(b));
+        g.bench_function(format!("{name}/bitvec_prebuilt"), |bn| {
+            bn.iter(|| {
+                let mut x = ba.clone();
+                x &= std::hint::black_box(&bb);
+                x.iter_ones().count()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, postings, bench);
+criterion_main!(benches);
