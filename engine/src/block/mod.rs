@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub use meta::BlockMeta;
 pub use querier::MergeQuerier;
-pub use reader::{Block, FrameCache, SeriesInfo};
+pub use reader::{Block, FrameCache, RunInfo, SeriesInfo};
 pub use writer::BlockWriter;
 
 /// The index file of a block.
@@ -41,6 +41,10 @@ pub(crate) const CHUNKS_MAGIC: [u8; 4] = *b"PMBC";
 /// enough for zstd to find cross-series repetition, small enough that
 /// reading one series decompresses little else.
 pub(crate) const FRAME_RAW_BYTES: usize = 256 << 10;
+/// A series' samples are split into column runs at multiples of this
+/// (the 2 h head block range), so a query over part of a compacted block
+/// decodes only the runs it overlaps.
+pub const RUN_WINDOW_MS: i64 = 2 * 3600 * 1000;
 /// zstd level for chunk frames (blocks are written once, read often).
 pub(crate) const ZSTD_LEVEL: i32 = 9;
 

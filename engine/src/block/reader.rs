@@ -26,9 +26,9 @@ use crate::model::{Labels, MatchType, Matcher, Sample};
 /// Bytes of the index trailer: five u64 offsets/counts and a CRC32C.
 const TRAILER_BYTES: usize = 5 * 8 + 4;
 
-/// Where one series' samples are.
+/// Where one column run of a series is.
 #[derive(Debug, Clone, Copy)]
-pub struct SeriesInfo {
+pub struct RunInfo {
     /// First sample time.
     pub min_t_ms: i64,
     /// Last sample time.
@@ -36,8 +36,19 @@ pub struct SeriesInfo {
     frame_off: u64,
     off_in_frame: u64,
     len: u64,
-    /// Samples stored (before tombstones).
+    /// Samples in the run.
     pub num_samples: u64,
+}
+
+/// Where one series' samples are.
+#[derive(Debug, Clone)]
+pub struct SeriesInfo {
+    /// First sample time.
+    pub min_t_ms: i64,
+    /// Last sample time.
+    pub max_t_ms: i64,
+    /// Its runs, in time order.
+    pub runs: Vec<RunInfo>,
 }
 
 /// An open, immutable block.
@@ -272,14 +283,22 @@ impl Block {
             pairs.push((name, value));
         }
         let labels = Labels::from_sorted_unique(pairs.iter().copied());
-        let info = SeriesInfo {
-            min_t_ms: get_varint(d, &mut pos).ok_or_else(bad)?,
-            max_t_ms: get_varint(d, &mut pos).ok_or_else(bad)?,
-            frame_off: get_uvarint(d, &mut pos).ok_or_else(bad)?,
-            off_in_frame: get_uvarint(d, &mut pos).ok_or_else(bad)?,
-            len: get_uvarint(d, &mut pos).ok_or_else(bad)?,
-            num_samples: get_uvarint(d, &mut pos).ok_or_else(bad)?,
-        };
+        let n = get_uvarint(d, &mut pos).ok_or_else(bad)? as usize;
+        if n == 0 || n > d.len() {
+            return Err(bad());
+        }
+        let mut runs = Vec::with_capacity(n);
+        for _ in 0..n {
+            runs.push(RunInfo {
+                min_t_ms: get_varint(d, &mut pos).ok_or_else(bad)?,
+                max_t_ms: get_varint(d, &mut pos).ok_or_else(bad)?,
+                frame_off: get_uvarint(d, &mut pos).ok_or_else(bad)?,
+                off_in_frame: get_uvarint(d, &mut pos).ok_or_else(bad)?,
+                len: get_uvarint(d, &mut pos).ok_or_else(bad)?,
+                num_samples: get_uvarint(d, &mut pos).ok_or_else(bad)?,
+            });
+        }
+        let info = SeriesInfo { min_t_ms: runs[0].min_t_ms, max_t_ms: runs[n - 1].max_t_ms, runs };
         Ok((labels, info))
     }
 
@@ -294,30 +313,38 @@ impl Block {
         cache: &mut FrameCache,
         out: &mut Vec<Sample>,
     ) -> Result<(), BlockError> {
-        if cache.off != Some(info.frame_off) {
-            let off = info.frame_off as usize;
-            let head = self.chunks.get(off..off + 8).ok_or_else(|| self.corrupt("frame header"))?;
-            let packed_len = u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as usize;
-            let raw_len = u32::from_le_bytes(head[4..].try_into().expect("4 bytes")) as usize;
-            let packed = self
-                .chunks
-                .get(off + 8..off + 8 + packed_len)
-                .ok_or_else(|| self.corrupt("frame"))?;
-            cache.raw.clear();
-            cache.raw.reserve(raw_len);
-            let mut dec = zstd::bulk::Decompressor::new().map_err(BlockError::io(&self.dir))?;
-            cache.raw = dec
-                .decompress(packed, raw_len)
-                .map_err(|_| self.corrupt("frame does not decompress"))?;
-            cache.off = Some(info.frame_off);
-        }
-        let start = info.off_in_frame as usize;
-        let run = cache
-            .raw
-            .get(start..start + info.len as usize)
-            .ok_or_else(|| self.corrupt("run outside its frame"))?;
         let base = out.len();
-        decode_run(run, min_t, max_t, out).ok_or_else(|| self.corrupt("run does not decode"))?;
+        for run in &info.runs {
+            if run.max_t_ms < min_t || run.min_t_ms > max_t {
+                continue;
+            }
+            if cache.off != Some(run.frame_off) {
+                let off = run.frame_off as usize;
+                let head =
+                    self.chunks.get(off..off + 8).ok_or_else(|| self.corrupt("frame header"))?;
+                let packed_len =
+                    u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as usize;
+                let raw_len = u32::from_le_bytes(head[4..].try_into().expect("4 bytes")) as usize;
+                let packed = self
+                    .chunks
+                    .get(off + 8..off + 8 + packed_len)
+                    .ok_or_else(|| self.corrupt("frame"))?;
+                cache.raw.clear();
+                cache.raw.reserve(raw_len);
+                let mut dec = zstd::bulk::Decompressor::new().map_err(BlockError::io(&self.dir))?;
+                cache.raw = dec
+                    .decompress(packed, raw_len)
+                    .map_err(|_| self.corrupt("frame does not decompress"))?;
+                cache.off = Some(run.frame_off);
+            }
+            let start = run.off_in_frame as usize;
+            let run_bytes = cache
+                .raw
+                .get(start..start + run.len as usize)
+                .ok_or_else(|| self.corrupt("run outside its frame"))?;
+            decode_run(run_bytes, min_t, max_t, out)
+                .ok_or_else(|| self.corrupt("run does not decode"))?;
+        }
         if let Some(ivs) = self.tombstones.read().get(&(id as u32)) {
             let mut tail = out.split_off(base);
             tombstones::apply(ivs, &mut tail);

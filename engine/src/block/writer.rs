@@ -14,19 +14,24 @@ use super::codec::{encode_run, put_uvarint, put_varint};
 use super::meta::{BlockMeta, new_ulid};
 use super::{
     BlockError, CHUNKS_DIR, CHUNKS_FILE, CHUNKS_MAGIC, FRAME_RAW_BYTES, INDEX_FILE, INDEX_MAGIC,
-    META_FILE, TOMBSTONES_FILE, ZSTD_LEVEL, crash_point, fsync_dir,
+    META_FILE, RUN_WINDOW_MS, TOMBSTONES_FILE, ZSTD_LEVEL, crash_point, fsync_dir,
 };
 use crate::model::{Labels, Sample};
 
-/// One series as the index records it.
-struct SeriesEntry {
-    labels: Labels,
+/// One column run of a series: at most one run window of samples.
+struct RunEntry {
     min_t: i64,
     max_t: i64,
     frame_off: u64,
     off_in_frame: u64,
     len: u64,
     num_samples: u64,
+}
+
+/// One series as the index records it.
+struct SeriesEntry {
+    labels: Labels,
+    runs: Vec<RunEntry>,
 }
 
 /// Streams series into a new block.
@@ -43,6 +48,7 @@ pub struct BlockWriter {
     series: Vec<SeriesEntry>,
     last_labels: Option<Labels>,
     num_samples: u64,
+    num_runs: u64,
 }
 
 impl BlockWriter {
@@ -68,6 +74,7 @@ impl BlockWriter {
             series: Vec::new(),
             last_labels: None,
             num_samples: 0,
+            num_runs: 0,
         })
     }
 
@@ -81,17 +88,30 @@ impl BlockWriter {
             return Err(BlockError::Invalid(format!("series {labels} added out of order")));
         }
         self.last_labels = Some(labels.clone());
-        let off_in_frame = self.frame.len() as u64;
-        encode_run(samples, &mut self.frame);
-        self.series.push(SeriesEntry {
-            labels: labels.clone(),
-            min_t: samples[0].t_ms,
-            max_t: samples[samples.len() - 1].t_ms,
-            frame_off: self.frame_off,
-            off_in_frame,
-            len: self.frame.len() as u64 - off_in_frame,
-            num_samples: samples.len() as u64,
-        });
+        let mut runs = Vec::new();
+        let mut rest = samples;
+        while let Some(first) = rest.first() {
+            let window_end = first
+                .t_ms
+                .div_euclid(RUN_WINDOW_MS)
+                .saturating_add(1)
+                .saturating_mul(RUN_WINDOW_MS);
+            let n = rest.partition_point(|s| s.t_ms < window_end);
+            let (run, tail) = rest.split_at(n);
+            let off_in_frame = self.frame.len() as u64;
+            encode_run(run, &mut self.frame);
+            runs.push(RunEntry {
+                min_t: run[0].t_ms,
+                max_t: run[run.len() - 1].t_ms,
+                frame_off: self.frame_off,
+                off_in_frame,
+                len: self.frame.len() as u64 - off_in_frame,
+                num_samples: run.len() as u64,
+            });
+            rest = tail;
+        }
+        self.num_runs += runs.len() as u64;
+        self.series.push(SeriesEntry { labels: labels.clone(), runs });
         self.num_samples += samples.len() as u64;
         if self.frame.len() >= FRAME_RAW_BYTES {
             self.flush_frame()?;
@@ -147,7 +167,7 @@ impl BlockWriter {
             max_t_ms: self.max_t,
             num_samples: self.num_samples,
             num_series: self.series.len() as u64,
-            num_chunks: self.series.len() as u64,
+            num_chunks: self.num_runs,
             num_tombstones: 0,
             level,
             sources,
@@ -202,12 +222,15 @@ fn encode_index(series: &[SeriesEntry]) -> Vec<u8> {
             put_uvarint(&mut out, sym_id[l.value]);
             postings.entry((l.name, l.value)).or_default().push(id as u32);
         }
-        put_varint(&mut out, s.min_t);
-        put_varint(&mut out, s.max_t);
-        put_uvarint(&mut out, s.frame_off);
-        put_uvarint(&mut out, s.off_in_frame);
-        put_uvarint(&mut out, s.len);
-        put_uvarint(&mut out, s.num_samples);
+        put_uvarint(&mut out, s.runs.len() as u64);
+        for r in &s.runs {
+            put_varint(&mut out, r.min_t);
+            put_varint(&mut out, r.max_t);
+            put_uvarint(&mut out, r.frame_off);
+            put_uvarint(&mut out, r.off_in_frame);
+            put_uvarint(&mut out, r.len);
+            put_uvarint(&mut out, r.num_samples);
+        }
     }
     align8(&mut out);
     let series_table_off = out.len() as u64;
