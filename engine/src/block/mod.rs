@@ -40,13 +40,13 @@ pub(crate) const CHUNKS_MAGIC: [u8; 4] = *b"PMBC";
 /// Raw bytes of column runs compressed together as one zstd frame: large
 /// enough for zstd to find cross-series repetition, small enough that
 /// reading one series decompresses little else.
-pub(crate) const FRAME_RAW_BYTES: usize = 256 << 10;
+pub(crate) const FRAME_RAW_BYTES: usize = 1 << 20;
 /// A series' samples are split into column runs at multiples of this
 /// (the 2 h head block range), so a query over part of a compacted block
 /// decodes only the runs it overlaps.
 pub const RUN_WINDOW_MS: i64 = 2 * 3600 * 1000;
 /// zstd level for chunk frames (blocks are written once, read often).
-pub(crate) const ZSTD_LEVEL: i32 = 9;
+pub(crate) const ZSTD_LEVEL: i32 = 12;
 
 /// Environment variable naming a crash point: when the process reaches it,
 /// it aborts at once (crash tests run the database in a child process).
