@@ -64,7 +64,13 @@ fn decimal_exponent(values: &[f64]) -> Option<u32> {
         let scale = 10f64.powi(e as i32);
         for &v in values {
             let m = (v * scale).round();
-            if !v.is_finite() || m.abs() >= 9.0e15 || (m / scale).to_bits() != v.to_bits() {
+            // The check mirrors the decoder exactly (integer mantissa, then
+            // divide), so `-0.0` and anything else that does not survive
+            // the round trip bit for bit falls back to XOR.
+            if !v.is_finite()
+                || m.abs() >= 9.0e15
+                || ((m as i64) as f64 / scale).to_bits() != v.to_bits()
+            {
                 continue 'e;
             }
         }
