@@ -348,7 +348,11 @@ impl Head {
     pub fn truncate_before(&self, min_t_ms: i64) -> std::io::Result<()> {
         let mut gone = Vec::new();
         let mut dropped_chunks = 0u64;
-        for series in self.series.all() {
+        let mut all = self.series.all();
+        // A series replayed under two refs is listed once per ref.
+        all.sort_by_key(|s| s.series_ref);
+        all.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        for series in all {
             let mut st = series.state.lock();
             let before = st.mapped.len();
             st.mapped.retain(|c| c.max_t_ms >= min_t_ms);
@@ -368,6 +372,7 @@ impl Head {
             }
             self.series.remove(series);
         }
+        self.series.remove_aliases(&gone.iter().map(|s| s.series_ref).collect());
         // Recompute the time range from what is left.
         let (mut min, mut max) = (i64::MAX, i64::MIN);
         for series in self.series.all() {
@@ -398,8 +403,10 @@ impl Head {
         E: From<ChunkReadError>,
     {
         let (mut recs, mut samples) = (Vec::new(), Vec::new());
+        let mut seen = std::collections::HashSet::new();
         for series in self.series.all() {
-            if !series.logged.load(Ordering::Acquire) {
+            // A series replayed under two refs is listed once per ref.
+            if !series.logged.load(Ordering::Acquire) || !seen.insert(series.series_ref) {
                 continue;
             }
             recs.push(crate::wal::SeriesRecord {

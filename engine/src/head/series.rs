@@ -260,6 +260,20 @@ impl SeriesMap {
         }
     }
 
+    /// Clears the alias entries (see [`SeriesMap::alias`]) of removed
+    /// series, so a caller's cached alias ref misses instead of reaching a
+    /// series no longer in the head. One pass over the by-ref table.
+    pub fn remove_aliases(&self, removed: &std::collections::HashSet<SeriesRef>) {
+        if removed.is_empty() {
+            return;
+        }
+        for slot in self.by_ref.write().iter_mut() {
+            if slot.as_ref().is_some_and(|s| removed.contains(&s.series_ref)) {
+                *slot = None;
+            }
+        }
+    }
+
     /// Removes a series from both maps (head truncation).
     pub fn remove(&self, series: &MemSeries) {
         let hash = series.labels.stable_hash();
