@@ -80,8 +80,8 @@ pub trait Storage: Appendable + Queryable {
     /// Flushes and closes (fsyncs the WAL). Later appends fail.
     fn close(&self) -> Result<(), String>;
 
-    /// Writes a snapshot into `dir`.
-    fn snapshot(&self, _dir: &Path, _with_head: bool) -> Result<(), AdminError> {
+    /// Writes a snapshot under `<data>/snapshots/` and returns its name.
+    fn snapshot(&self, _with_head: bool) -> Result<String, AdminError> {
         Err(AdminError::Unsupported("snapshot"))
     }
 
@@ -245,8 +245,12 @@ pub fn open(
         (segments.first().copied().unwrap_or(0), segments.last().copied().unwrap_or(0));
     state.set_wal_replay(crate::state::WalReplay { min, max, current: min });
     let started = std::time::Instant::now();
-    let db =
-        Db::open(dir, DbOptions::default()).map_err(|e| anyhow::anyhow!("opening storage: {e}"))?;
+    let retention = promethium_engine::retention::Retention {
+        time_ms: state.retention_time().map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        size_bytes: state.retention_size(),
+    };
+    let options = DbOptions { retention, ..DbOptions::default() };
+    let db = Db::open(dir, options).map_err(|e| anyhow::anyhow!("opening storage: {e}"))?;
     state.set_wal_replay(crate::state::WalReplay { min, max, current: max });
     let report = db.replay_report();
     tracing::info!(
@@ -313,12 +317,33 @@ impl Storage for Db {
                 wal_segments(&self.dir().join(promethium_engine::db::WAL_DIR)).len() as u64,
             ),
             wal_corruptions: u64::from(report.wal.truncated_bytes > 0),
-            compactions: 0,
+            compactions: self.compaction_stats().compactions_total,
         }
     }
 
     fn close(&self) -> Result<(), String> {
         Db::close(self).map_err(|e| e.to_string())
+    }
+
+    fn snapshot(&self, with_head: bool) -> Result<String, AdminError> {
+        Db::snapshot(self, !with_head).map_err(|e| AdminError::Failed(e.to_string()))
+    }
+
+    fn delete_series(
+        &self,
+        matchers: &[Vec<Matcher>],
+        min_t_ms: i64,
+        max_t_ms: i64,
+    ) -> Result<(), AdminError> {
+        for set in matchers {
+            Db::delete_series(self, set, min_t_ms, max_t_ms)
+                .map_err(|e| AdminError::Failed(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn clean_tombstones(&self) -> Result<(), AdminError> {
+        Db::clean_tombstones(self).map_err(|e| AdminError::Failed(e.to_string()))
     }
 }
 

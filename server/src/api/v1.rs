@@ -708,18 +708,8 @@ async fn snapshot(state: &Arc<AppState>, p: &Params) -> ApiResult {
         })?,
     };
     let storage = storage(state)?;
-    let name =
-        format!("{}-{:016x}", format_rfc3339_ms(now_ms()).replace([':', '-', '.'], ""), rand_u64());
-    let dir = state.flags.storage_tsdb_path.join("snapshots").join(&name);
-    blocking(move || storage.snapshot(&dir, !skip_head).map_err(admin_error)).await?;
+    let name = blocking(move || storage.snapshot(!skip_head).map_err(admin_error)).await?;
     ok_json(&json!({ "name": name }))
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_i64(now_ms());
-    h.finish()
 }
 
 async fn delete_series(state: &Arc<AppState>, p: &Params) -> ApiResult {
