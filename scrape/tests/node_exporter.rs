@@ -243,10 +243,22 @@ async fn scrapes_node_exporter_and_marks_it_stale_when_it_stops() {
         // A value equal in both fetches is almost always the value the
         // scrape in between saw. Families that the act of fetching changes
         // (the exporter's own runtime, sockets and file descriptors) are not
-        // compared; any other gauge that moved and came back makes the
-        // attempt retry, while systematic corruption fails every attempt.
-        let volatile =
-            ["go_", "process_", "promhttp_", "node_sockstat_", "node_filefd_", "node_netstat_"];
+        // compared, nor instantaneous scheduler state (runnable and blocked
+        // process counts, load, pressure), which flips between small
+        // integers on a busy machine and can match in both fetches while
+        // differing in between. Any other gauge that moved and came back
+        // makes the attempt retry; systematic corruption fails every attempt.
+        let volatile = [
+            "go_",
+            "process_",
+            "promhttp_",
+            "node_sockstat_",
+            "node_filefd_",
+            "node_netstat_",
+            "node_procs_",
+            "node_load",
+            "node_pressure_",
+        ];
         let mut stable = 0;
         let mut differing = Vec::new();
         for (labels, v) in &before {
