@@ -27,80 +27,21 @@ pub enum ParseTimeError {
     BadTimestamp(String),
 }
 
-const UNITS_MS: [(&str, u64); 7] = [
-    ("y", 365 * 24 * 3_600_000),
-    ("w", 7 * 24 * 3_600_000),
-    ("d", 24 * 3_600_000),
-    ("h", 3_600_000),
-    ("m", 60_000),
-    ("s", 1_000),
-    ("ms", 1),
-];
-
 /// Parses a Prometheus duration (`model.ParseDuration`): `0`, or units
-/// `y w d h m s ms` in that order, each at most once.
+/// `y w d h m s ms` in that order, each at most once. The grammar lives in
+/// the discovery crate's config module (config files use it too); this
+/// wrapper only gives it the API's error type.
 pub fn parse_prom_duration(s: &str) -> Result<Duration, ParseTimeError> {
     if s.is_empty() {
         return Err(ParseTimeError::EmptyDuration);
     }
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let bad = || ParseTimeError::BadDuration(s.to_string());
-    let bytes = s.as_bytes();
-    let mut pos = 0;
-    let mut next_unit = 0;
-    let mut total_ms: u64 = 0;
-    while pos < bytes.len() {
-        let digits_start = pos;
-        while pos < bytes.len() && bytes[pos].is_ascii_digit() {
-            pos += 1;
-        }
-        if pos == digits_start {
-            return Err(bad());
-        }
-        let number: u64 = s[digits_start..pos].parse().map_err(|_| bad())?;
-        let unit_start = pos;
-        while pos < bytes.len() && bytes[pos].is_ascii_alphabetic() {
-            pos += 1;
-        }
-        let unit = &s[unit_start..pos];
-        let index =
-            UNITS_MS[next_unit..].iter().position(|(name, _)| *name == unit).ok_or_else(bad)?
-                + next_unit;
-        next_unit = index + 1;
-        total_ms = number
-            .checked_mul(UNITS_MS[index].1)
-            .and_then(|ms| total_ms.checked_add(ms))
-            .ok_or_else(bad)?;
-    }
-    if total_ms > i64::MAX as u64 / 1_000_000 {
-        return Err(bad());
-    }
-    Ok(Duration::from_millis(total_ms))
+    promethium_discovery::config::parse_duration(s)
+        .map_err(|_| ParseTimeError::BadDuration(s.to_string()))
 }
 
 /// Formats a duration the way Prometheus prints one (`model.Duration.String`).
 pub fn format_prom_duration(d: Duration) -> String {
-    let mut ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-    if ms == 0 {
-        return "0s".to_string();
-    }
-    let mut out = String::new();
-    for (unit, size) in UNITS_MS {
-        // Years and weeks only when exact, as Prometheus prints them:
-        // `90d` reads better than `12w6d`.
-        if matches!(unit, "y" | "w") && ms % size != 0 {
-            continue;
-        }
-        let n = ms / size;
-        if n > 0 {
-            out.push_str(&n.to_string());
-            out.push_str(unit);
-            ms -= n * size;
-        }
-    }
-    out
+    promethium_discovery::config::format_duration(d)
 }
 
 /// Parses an API duration parameter: float seconds or a Prometheus duration.
