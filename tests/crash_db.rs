@@ -12,13 +12,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use promethium_engine::Queryable;
 use promethium_engine::db::{Db, DbOptions};
 use promethium_engine::model::{Labels, Matcher, SeriesRef};
 use promethium_engine::wal::{SyncPolicy, WalOptions};
-use promethium_tests::crash::harness::{Rng, copy_dir, run_and_kill};
+use promethium_tests::crash::harness::{Rng, copy_dir, kill_and_check_rounds};
 use promethium_tests::crash::{commit_samples, expected_bits};
 
 const ROUNDS: u32 = 20;
@@ -66,42 +65,7 @@ fn db_survives_sigkill_at_random_moments() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("data");
     let scratch = tmp.path().join("check");
-    let mut rng = Rng::from_env();
-    let mut acknowledged: Vec<u64> = Vec::new();
-    let mut started = 0;
-
-    for round in 0..=ROUNDS {
-        let during_startup = round < ROUNDS && rng.range(0, 4) == 0;
-        let run_for = Duration::from_millis(if during_startup {
-            rng.range(0, 15)
-        } else {
-            rng.range(5, 120)
-        });
-        let args = vec![dir.display().to_string(), round.to_string(), WRITERS.to_string()];
-        let run = run_and_kill(&exe, &args, !during_startup, run_for);
-        if run.ready.is_some() {
-            started += 1;
-        }
-        acknowledged.extend(&run.committed);
-
-        let got = query_copy(&dir, &scratch);
-        for &id in &acknowledged {
-            for s in commit_samples(id) {
-                assert_eq!(
-                    got.get(&(s.series_ref.0, s.t_ms)),
-                    Some(&s.value.to_bits()),
-                    "round {round}: acknowledged commit {id:#x} lost or changed ({s:?})"
-                );
-            }
-        }
-    }
-    eprintln!("{started} starts, {} acknowledged commits checked", acknowledged.len());
-    assert!(started > ROUNDS / 2, "too few rounds got past start-up to mean anything");
-    assert!(
-        acknowledged.len() > 100,
-        "too few commits acknowledged ({}) to mean anything",
-        acknowledged.len()
-    );
+    kill_and_check_rounds(&exe, &dir, &scratch, ROUNDS, WRITERS, query_copy);
 }
 
 /// Commits `n` commits of writer 0 through a fresh `Db` in `dir` and closes it.

@@ -222,4 +222,54 @@ pub mod harness {
             }
         }
     }
+
+    /// Runs `child` for `rounds + 1` rounds, killing it with SIGKILL at
+    /// random moments (one round in four during start-up; the last round
+    /// always starts), and after every kill asserts that `read` (which
+    /// opens a copy of `dir` in `scratch` and returns `(series ref, t) ->
+    /// value bits`) holds every sample of every acknowledged commit.
+    pub fn kill_and_check_rounds(
+        child: &Path,
+        dir: &Path,
+        scratch: &Path,
+        rounds: u32,
+        writers: u8,
+        read: impl Fn(&Path, &Path) -> std::collections::HashMap<(u64, i64), u64>,
+    ) {
+        let mut rng = Rng::from_env();
+        let mut acknowledged: Vec<u64> = Vec::new();
+        let mut started = 0;
+        for round in 0..=rounds {
+            let during_startup = round < rounds && rng.range(0, 4) == 0;
+            let run_for = Duration::from_millis(if during_startup {
+                rng.range(0, 15)
+            } else {
+                rng.range(5, 120)
+            });
+            let args = vec![dir.display().to_string(), round.to_string(), writers.to_string()];
+            let run = run_and_kill(child, &args, !during_startup, run_for);
+            if run.ready.is_some() {
+                started += 1;
+            }
+            acknowledged.extend(&run.committed);
+
+            let got = read(dir, scratch);
+            for &id in &acknowledged {
+                for s in super::commit_samples(id) {
+                    assert_eq!(
+                        got.get(&(s.series_ref.0, s.t_ms)),
+                        Some(&s.value.to_bits()),
+                        "round {round}: acknowledged commit {id:#x} lost or changed ({s:?})"
+                    );
+                }
+            }
+        }
+        eprintln!("{started} starts, {} acknowledged commits checked", acknowledged.len());
+        assert!(started > rounds / 2, "too few rounds got past start-up to mean anything");
+        assert!(
+            acknowledged.len() > 100,
+            "too few commits acknowledged ({}) to mean anything",
+            acknowledged.len()
+        );
+    }
 }
