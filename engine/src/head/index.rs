@@ -10,23 +10,111 @@
 //! the subtraction starts from all series. `foo=~".*"` matches everything
 //! and is skipped.
 //!
+//! Memory: a series is in one list per label plus the list of all series,
+//! so lists are most of the index. They hold refs as `u32` while every ref
+//! fits, half of `u64` (refs count series created in a `Db`'s life, so this
+//! holds for the first 4 billion), and widen to `u64` per list otherwise.
+//!
 //! Invariant: every postings list is sorted ascending and free of duplicates.
 
 use std::collections::HashMap;
 
 use crate::model::{Labels, MatchType, Matcher};
 
+/// One sorted postings list, narrow while its refs fit `u32`.
+#[derive(Debug, Clone)]
+enum PostingsList {
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
+}
+
+impl Default for PostingsList {
+    fn default() -> Self {
+        PostingsList::Narrow(Vec::new())
+    }
+}
+
+impl PostingsList {
+    fn insert(&mut self, r: u64) {
+        match self {
+            PostingsList::Narrow(list) => match u32::try_from(r) {
+                Ok(r) => insert_sorted(list, r),
+                Err(_) => {
+                    let mut wide: Vec<u64> = list.iter().map(|&x| u64::from(x)).collect();
+                    insert_sorted(&mut wide, r);
+                    *self = PostingsList::Wide(wide);
+                }
+            },
+            PostingsList::Wide(list) => insert_sorted(list, r),
+        }
+    }
+
+    fn remove(&mut self, r: u64) {
+        match self {
+            PostingsList::Narrow(list) => {
+                if let Ok(r) = u32::try_from(r) {
+                    remove_sorted(list, r);
+                }
+            }
+            PostingsList::Wide(list) => remove_sorted(list, r),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            PostingsList::Narrow(list) => list.len(),
+            PostingsList::Wide(list) => list.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The refs, widened.
+    fn to_vec(&self) -> Vec<u64> {
+        match self {
+            PostingsList::Narrow(list) => list.iter().map(|&x| u64::from(x)).collect(),
+            PostingsList::Wide(list) => list.clone(),
+        }
+    }
+
+    /// Appends the refs to `out`.
+    fn extend_into(&self, out: &mut Vec<u64>) {
+        match self {
+            PostingsList::Narrow(list) => out.extend(list.iter().map(|&x| u64::from(x))),
+            PostingsList::Wide(list) => out.extend_from_slice(list),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            PostingsList::Narrow(list) => list.capacity() * 4,
+            PostingsList::Wide(list) => list.capacity() * 8,
+        }
+    }
+}
+
+/// Heap bytes of a [`MemPostings`], split for memory accounting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PostingsMemory {
+    /// The lists (per label pair and the list of all series).
+    pub lists: usize,
+    /// The maps and their copies of label names and values.
+    pub maps: usize,
+}
+
 /// Label name → value → postings, plus the list of every series.
 #[derive(Debug, Default)]
 pub struct MemPostings {
-    names: HashMap<Box<str>, HashMap<Box<str>, Vec<u64>>>,
-    all: Vec<u64>,
+    names: HashMap<Box<str>, HashMap<Box<str>, PostingsList>>,
+    all: PostingsList,
 }
 
 impl MemPostings {
     /// Adds a series under each of its labels.
     pub fn add(&mut self, series_ref: u64, labels: &Labels) {
-        insert_sorted(&mut self.all, series_ref);
+        self.all.insert(series_ref);
         for l in labels {
             let values = match self.names.get_mut(l.name) {
                 Some(v) => v,
@@ -36,17 +124,17 @@ impl MemPostings {
                 Some(list) => list,
                 None => values.entry(l.value.into()).or_default(),
             };
-            insert_sorted(list, series_ref);
+            list.insert(series_ref);
         }
     }
 
     /// Removes a series from every list it is in.
     pub fn remove(&mut self, series_ref: u64, labels: &Labels) {
-        remove_sorted(&mut self.all, series_ref);
+        self.all.remove(series_ref);
         for l in labels {
             let Some(values) = self.names.get_mut(l.name) else { continue };
             if let Some(list) = values.get_mut(l.value) {
-                remove_sorted(list, series_ref);
+                list.remove(series_ref);
                 if list.is_empty() {
                     values.remove(l.value);
                 }
@@ -58,8 +146,25 @@ impl MemPostings {
     }
 
     /// Every indexed series.
-    pub fn all(&self) -> &[u64] {
-        &self.all
+    pub fn all(&self) -> Vec<u64> {
+        self.all.to_vec()
+    }
+
+    /// Heap bytes held, split into lists and maps (an estimate from
+    /// capacities: one control byte and the entry per hash map bucket).
+    pub fn memory(&self) -> PostingsMemory {
+        let entry = std::mem::size_of::<(Box<str>, PostingsList)>() + 1;
+        let mut m = PostingsMemory { lists: self.all.heap_bytes(), maps: 0 };
+        m.maps += self.names.capacity()
+            * (std::mem::size_of::<(Box<str>, HashMap<Box<str>, PostingsList>)>() + 1);
+        for (name, values) in &self.names {
+            m.maps += name.len() + values.capacity() * entry;
+            for (value, list) in values {
+                m.maps += value.len();
+                m.lists += list.heap_bytes();
+            }
+        }
+        m
     }
 
     /// Number of indexed series.
@@ -103,13 +208,13 @@ impl MemPostings {
             } else if m.kind == MatchType::Equal {
                 let list =
                     self.names.get(m.name.as_str()).and_then(|vals| vals.get(m.value.as_str()));
-                intersect.push(list.cloned().unwrap_or_default());
+                intersect.push(list.map(PostingsList::to_vec).unwrap_or_default());
             } else {
                 intersect.push(self.union_where(&m.name, |v| m.matches(v)));
             }
         }
         let mut result = if intersect.is_empty() {
-            self.all.clone()
+            self.all.to_vec()
         } else {
             intersect.sort_by_key(Vec::len);
             let mut lists = intersect.into_iter();
@@ -128,13 +233,16 @@ impl MemPostings {
     /// The union of the postings of `name`'s values accepted by `keep`.
     fn union_where(&self, name: &str, keep: impl Fn(&str) -> bool) -> Vec<u64> {
         let Some(values) = self.names.get(name) else { return Vec::new() };
-        let mut lists: Vec<&Vec<u64>> =
+        let mut lists: Vec<&PostingsList> =
             values.iter().filter(|(v, _)| keep(v)).map(|(_, l)| l).collect();
         match lists.len() {
             0 => Vec::new(),
-            1 => lists.pop().expect("one").clone(),
+            1 => lists.pop().expect("one").to_vec(),
             _ => {
-                let mut out: Vec<u64> = lists.iter().flat_map(|l| l.iter().copied()).collect();
+                let mut out: Vec<u64> = Vec::with_capacity(lists.iter().map(|l| l.len()).sum());
+                for l in lists {
+                    l.extend_into(&mut out);
+                }
                 out.sort_unstable();
                 out.dedup();
                 out
@@ -143,7 +251,7 @@ impl MemPostings {
     }
 }
 
-fn insert_sorted(list: &mut Vec<u64>, r: u64) {
+fn insert_sorted<T: Ord + Copy>(list: &mut Vec<T>, r: T) {
     // Refs are handed out in increasing order, so this is nearly always a push.
     match list.last() {
         None => list.push(r),
@@ -156,7 +264,7 @@ fn insert_sorted(list: &mut Vec<u64>, r: u64) {
     }
 }
 
-fn remove_sorted(list: &mut Vec<u64>, r: u64) {
+fn remove_sorted<T: Ord + Copy>(list: &mut Vec<T>, r: T) {
     if let Ok(i) = list.binary_search(&r) {
         list.remove(i);
     }
@@ -263,5 +371,17 @@ mod tests {
         assert_eq!(p.label_values("i"), ["2"]);
         assert_eq!(p.postings_for_matchers(&[Matcher::equal("job", "x")]), [1]);
         assert_eq!(p.all(), [1]);
+    }
+
+    #[test]
+    fn lists_widen_past_u32_refs() {
+        let a = Labels::new([("job", "x")]);
+        let big = u64::from(u32::MAX) + 5;
+        let mut p = index(&[a.clone(), a.clone()]);
+        p.add(big, &a);
+        p.add(7, &a);
+        assert_eq!(p.postings_for_matchers(&[Matcher::equal("job", "x")]), [0, 1, 7, big]);
+        p.remove(big, &a);
+        assert_eq!(p.all(), [0, 1, 7]);
     }
 }

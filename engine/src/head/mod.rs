@@ -20,6 +20,7 @@
 pub mod append;
 pub mod chunks;
 pub mod index;
+pub mod memory;
 pub mod read;
 pub mod series;
 
@@ -35,7 +36,8 @@ pub use append::HeadAppender;
 pub use chunks::{
     ChunkBytes, ChunkData, ChunkDiskMapper, ChunkReadError, HeadChunkRef, MappedChunk,
 };
-pub use index::MemPostings;
+pub use index::{MemPostings, PostingsMemory};
+pub use memory::HeadMemory;
 pub use read::HeadQuerier;
 pub use series::{MemSeries, SeriesMap, SeriesState};
 

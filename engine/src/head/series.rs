@@ -136,10 +136,12 @@ impl Hasher for IdentityHasher {
     }
 }
 
-/// Series with the same label hash: almost always exactly one.
+/// Series with the same label hash: almost always exactly one. A boxed
+/// slice rather than a `Vec` for the rare collision keeps a slot at 16
+/// bytes, the map entry at 24.
 enum Slot {
     One(Arc<MemSeries>),
-    Many(Vec<Arc<MemSeries>>),
+    Many(Box<[Arc<MemSeries>]>),
 }
 
 type Shard = HashMap<u64, Slot, BuildHasherDefault<IdentityHasher>>;
@@ -226,11 +228,12 @@ impl SeriesMap {
                 shard.insert(hash, Slot::One(Arc::clone(&series)));
             }
             Some(Slot::One(other)) => {
-                shard.insert(hash, Slot::Many(vec![other, Arc::clone(&series)]));
+                shard.insert(hash, Slot::Many(Box::new([other, Arc::clone(&series)])));
             }
-            Some(Slot::Many(mut v)) => {
+            Some(Slot::Many(v)) => {
+                let mut v = v.into_vec();
                 v.push(Arc::clone(&series));
-                shard.insert(hash, Slot::Many(v));
+                shard.insert(hash, Slot::Many(v.into_boxed_slice()));
             }
         }
         drop(shard);
@@ -282,12 +285,13 @@ impl SeriesMap {
             Some(Slot::One(s)) if s.series_ref != series.series_ref => {
                 shard.insert(hash, Slot::One(s));
             }
-            Some(Slot::Many(mut v)) => {
+            Some(Slot::Many(v)) => {
+                let mut v = v.into_vec();
                 v.retain(|s| s.series_ref != series.series_ref);
                 if v.len() == 1 {
                     shard.insert(hash, Slot::One(v.pop().expect("one left")));
                 } else if !v.is_empty() {
-                    shard.insert(hash, Slot::Many(v));
+                    shard.insert(hash, Slot::Many(v.into_boxed_slice()));
                 }
             }
             _ => {}
@@ -307,6 +311,28 @@ impl SeriesMap {
     /// Whether no series is live.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Heap bytes of the label-hash shards and of the by-ref table (an
+    /// estimate from capacities: entry plus one control byte per bucket).
+    pub fn map_heap_bytes(&self) -> (usize, usize) {
+        let entry = std::mem::size_of::<(u64, Slot)>() + 1;
+        let shards = self
+            .shards
+            .iter()
+            .map(|s| {
+                let s = s.read();
+                s.capacity() * entry
+                    + s.values()
+                        .map(|slot| match slot {
+                            Slot::One(_) => 0,
+                            Slot::Many(v) => v.len() * 8,
+                        })
+                        .sum::<usize>()
+            })
+            .sum();
+        let by_ref = self.by_ref.read().capacity() * std::mem::size_of::<Option<Arc<MemSeries>>>();
+        (shards, by_ref)
     }
 
     /// Every live series, in ref order.
