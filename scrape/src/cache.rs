@@ -20,6 +20,16 @@
 //! Entries not seen for two scrapes are evicted, as are series dropped by
 //! metric relabeling and metadata, so a target whose series churn does not
 //! grow the cache without bound.
+//!
+//! Memory: the cache does not own a copy of the series bytes. An entry is
+//! keyed by the 128-bit xxh3 of the bytes, kept in a dense vector, and found
+//! through an open-addressed table of 4-byte indexes ([`SeriesTable`]); the
+//! labels are the same allocation the storage's series holds. That is about
+//! 75 bytes a series instead of ~250 with the bytes as a `HashMap` key
+//! (docs/decisions/2026-12-05-series-memory.md). Two different series bytes
+//! of one target sharing a 128-bit hash (odds about n²/2¹²⁹, 10⁻³² for
+//! 2,000 series) would be taken for one series: the second would be reported
+//! as a duplicate or appended under the first's labels.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -52,9 +62,22 @@ impl Hasher for BytesHasher {
 /// A `HashMap` keyed by byte strings with [`BytesHasher`].
 pub type BytesMap<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<BytesHasher>>;
 
+/// The 128-bit identity of a series' bytes in the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct SeriesKey([u64; 2]);
+
+impl SeriesKey {
+    #[inline]
+    fn of(series: &[u8]) -> Self {
+        let h = xxhash_rust::xxh3::xxh3_128(series);
+        SeriesKey([h as u64, (h >> 64) as u64])
+    }
+}
+
 /// What the cache knows about one series of the target.
 #[derive(Debug, Clone)]
 pub struct CacheEntry {
+    key: SeriesKey,
     /// The storage's reference, `None` until an append returned one.
     pub series_ref: Option<SeriesRef>,
     /// The final labels (target labels added, metric relabeling applied).
@@ -79,6 +102,95 @@ impl CacheEntry {
     }
 }
 
+/// Cache entries in a dense vector, found by key through an open-addressed
+/// table of indexes (linear probing, at most 3/4 full). Entries are only
+/// removed in bulk ([`SeriesTable::retain`]), which rebuilds the table, so
+/// the probing needs no tombstones.
+#[derive(Debug, Default)]
+struct SeriesTable {
+    entries: Vec<CacheEntry>,
+    /// `index + 1` into `entries`, 0 for an empty slot; a power of two long.
+    slots: Vec<u32>,
+}
+
+impl SeriesTable {
+    /// The slot holding `key`, or the empty slot where it would go.
+    #[inline]
+    fn probe(&self, key: SeriesKey) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = key.0[0] as usize & mask;
+        loop {
+            match self.slots[i] {
+                0 => return i,
+                s if self.entries[s as usize - 1].key == key => return i,
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    #[inline]
+    fn get_mut(&mut self, key: SeriesKey) -> Option<&mut CacheEntry> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        match self.slots[self.probe(key)] {
+            0 => None,
+            s => Some(&mut self.entries[s as usize - 1]),
+        }
+    }
+
+    /// The entry for `key`, created by `make` if missing.
+    fn get_or_insert_with(
+        &mut self,
+        key: SeriesKey,
+        make: impl FnOnce() -> CacheEntry,
+    ) -> &mut CacheEntry {
+        if (self.entries.len() + 1) * 4 > self.slots.len() * 3 {
+            self.rebuild((self.entries.len() + 1) * 2);
+        }
+        let i = self.probe(key);
+        if self.slots[i] == 0 {
+            let idx = u32::try_from(self.entries.len() + 1).expect("under 4 G series a target");
+            self.entries.push(make());
+            self.slots[i] = idx;
+        }
+        let s = self.slots[i] as usize;
+        &mut self.entries[s - 1]
+    }
+
+    /// Keeps the entries for which `keep` holds.
+    fn retain(&mut self, keep: impl FnMut(&CacheEntry) -> bool) {
+        let before = self.entries.len();
+        self.entries.retain(keep);
+        if self.entries.len() != before {
+            if self.entries.capacity() > 2 * self.entries.len() {
+                self.entries.shrink_to(self.entries.len() + self.entries.len() / 8);
+            }
+            self.rebuild(self.entries.len() * 2);
+        }
+    }
+
+    /// Re-indexes every entry into a table of at least `min_slots` slots.
+    fn rebuild(&mut self, min_slots: usize) {
+        let n = min_slots.max(8).next_power_of_two();
+        self.slots.clear();
+        self.slots.resize(n, 0);
+        self.slots.shrink_to_fit();
+        for idx in 0..self.entries.len() {
+            let i = self.probe(self.entries[idx].key);
+            self.slots[i] = u32::try_from(idx + 1).expect("under 4 G series a target");
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn values(&self) -> std::slice::Iter<'_, CacheEntry> {
+        self.entries.iter()
+    }
+}
+
 #[derive(Debug, Clone)]
 struct MetadataEntry {
     metric_type: MetricType,
@@ -95,8 +207,10 @@ pub struct ScrapeCache {
     /// The iteration whose series are live in storage (last committed
     /// successful scrape), `None` after a failed scrape marked them stale.
     live_iter: Option<u64>,
-    series: BytesMap<CacheEntry>,
-    dropped: BytesMap<u64>,
+    series: SeriesTable,
+    /// Series bytes dropped by metric relabeling, by key, with the last
+    /// iteration that saw them.
+    dropped: HashMap<SeriesKey, u64>,
     metadata: BytesMap<MetadataEntry>,
     metadata_changed: bool,
 }
@@ -121,13 +235,15 @@ impl ScrapeCache {
     /// The entry for `series` bytes, if cached.
     #[inline]
     pub fn get_mut(&mut self, series: &[u8]) -> Option<&mut CacheEntry> {
-        self.series.get_mut(series)
+        self.series.get_mut(SeriesKey::of(series))
     }
 
     /// Caches a new series seen in the current scrape.
     pub fn insert(&mut self, series: &[u8], labels: Labels) -> &mut CacheEntry {
         let iter = self.iter;
-        let entry = self.series.entry(series.into()).or_insert_with(|| CacheEntry {
+        let key = SeriesKey::of(series);
+        let entry = self.series.get_or_insert_with(key, || CacheEntry {
+            key,
             series_ref: None,
             labels: Labels::empty(),
             last_seen_iter: iter,
@@ -141,7 +257,10 @@ impl ScrapeCache {
     /// Whether `series` was dropped by metric relabeling (refreshing it if so).
     #[inline]
     pub fn is_dropped(&mut self, series: &[u8]) -> bool {
-        match self.dropped.get_mut(series) {
+        if self.dropped.is_empty() {
+            return false;
+        }
+        match self.dropped.get_mut(&SeriesKey::of(series)) {
             Some(seen) => {
                 *seen = self.iter;
                 true
@@ -152,12 +271,22 @@ impl ScrapeCache {
 
     /// Remembers that metric relabeling drops `series`.
     pub fn insert_dropped(&mut self, series: &[u8]) {
-        self.dropped.insert(series.into(), self.iter);
+        self.dropped.insert(SeriesKey::of(series), self.iter);
     }
 
     /// Number of cached series (kept and dropped).
     pub fn len(&self) -> usize {
         self.series.len() + self.dropped.len()
+    }
+
+    /// Heap bytes the cache holds for its series (entries, index table,
+    /// dropped keys), not counting the label sets it shares with storage:
+    /// for memory accounting.
+    pub fn series_heap_bytes(&self) -> usize {
+        let t = &self.series;
+        t.entries.capacity() * std::mem::size_of::<CacheEntry>()
+            + t.slots.capacity() * std::mem::size_of::<u32>()
+            + self.dropped.capacity() * (std::mem::size_of::<(SeriesKey, u64)>() + 1)
     }
 
     /// Whether nothing is cached.
@@ -203,7 +332,7 @@ impl ScrapeCache {
         let iter = self.iter;
         self.live_iter = committed.then_some(iter);
         let keep_from = iter.saturating_sub(1);
-        self.series.retain(|_, e| e.last_seen_iter >= keep_from);
+        self.series.retain(|e| e.last_seen_iter >= keep_from);
         self.dropped.retain(|_, seen| *seen >= keep_from);
         let before = self.metadata.len();
         self.metadata.retain(|_, m| m.last_seen_iter >= keep_from);
