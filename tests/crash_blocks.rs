@@ -1,7 +1,8 @@
 //! Crash tests of block maintenance: the child (`blocks-crash-child`)
 //! appends and runs cutting, compaction and retention with
-//! `PROMETHIUM_CRASH_POINT` naming one step, where it aborts (no
-//! destructors, no flushing: as abrupt as SIGKILL). The database must then
+//! `PROMETHIUM_CRASH_POINT` naming one step, where it sends itself SIGKILL
+//! (no destructors, no flushing); the test checks it died of signal 9. The
+//! database must then
 //! open (removing unfinished blocks, finishing WAL truncation), hold every
 //! acknowledged round exactly once with the right values, survive a second
 //! child run to the end, and compact cleanly.
@@ -11,6 +12,7 @@
 mod blocks_crash;
 
 use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -20,8 +22,12 @@ use promethium_engine::block::CRASH_POINT_ENV;
 use promethium_engine::db::Db;
 use promethium_engine::model::Matcher;
 
+/// SIGKILL's number: what a child killed at a crash point must die of.
+const SIGKILL: i32 = 9;
+
 /// Runs the child to completion or to its crash; returns the rounds it
-/// acknowledged and whether it crashed.
+/// acknowledged and whether it was killed by SIGKILL (any other failure,
+/// such as a panic or a non-zero exit, fails the test).
 fn run_child(dir: &Path, mode: &str, crash_at: Option<&str>) -> (Vec<u64>, bool) {
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_blocks-crash-child"));
     let mut cmd = Command::new(exe);
@@ -37,7 +43,13 @@ fn run_child(dir: &Path, mode: &str, crash_at: Option<&str>) -> (Vec<u64>, bool)
         .lines()
         .map(|l| l.parse().expect("a round number"))
         .collect();
-    (rounds, !out.status.success())
+    let killed = out.status.signal() == Some(SIGKILL);
+    assert!(
+        killed || out.status.success(),
+        "child ended neither cleanly nor by SIGKILL: {:?}; stderr: {stderr}",
+        out.status
+    );
+    (rounds, killed)
 }
 
 /// Every sample in the database: series -> t -> value bits.
@@ -88,7 +100,7 @@ fn crash_and_recover(point: &str, mode: &str) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("data");
     let (acked, crashed) = run_child(&dir, mode, Some(point));
-    assert!(crashed, "the child never reached crash point {point}");
+    assert!(crashed, "the child was not killed by SIGKILL at crash point {point}");
     let last = *acked.last().expect("some rounds acknowledged");
     let retention = mode == "short";
     {
