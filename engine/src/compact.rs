@@ -8,12 +8,14 @@
 //! newer block exists past its end). The merged block lists its inputs as
 //! parents; start-up deletes parents still present after a crash.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::block::querier::merge_into;
-use crate::block::{Block, BlockError, BlockMeta, BlockWriter, FrameCache, crash_point};
+use crate::block::{
+    Block, BlockError, BlockMeta, BlockWriter, FrameCache, SeriesInfo, crash_point, tombstones,
+};
 use crate::model::{Labels, Sample};
 
 /// Most a compacted block may span: 31 days.
@@ -70,29 +72,54 @@ pub fn plan(metas: &[&BlockMeta], ranges: &[i64]) -> Option<Vec<usize>> {
 
 /// Writes one block under `parent` holding every sample of `blocks`
 /// (tombstoned samples dropped, equal timestamps kept once). Returns its meta.
+///
+/// Goes window by window (every series' samples of one 2 h window, then
+/// the next), the order of the frames of both the inputs and the output,
+/// so each input frame is decompressed once and the writer holds one
+/// window's frame at a time.
 pub fn merge_blocks(parent: &Path, blocks: &[Arc<Block>]) -> Result<BlockMeta, BlockError> {
     let min_t = blocks.iter().map(|b| b.meta().min_t_ms).min().unwrap_or(0);
     let max_t = blocks.iter().map(|b| b.meta().max_t_ms).max().unwrap_or(0);
-    let mut by_labels: BTreeMap<Labels, Vec<(usize, u64)>> = BTreeMap::new();
+    /// One input block's copy of a series: block index, runs, deletions.
+    type Part = (usize, SeriesInfo, Option<Vec<(i64, i64)>>);
+    let mut by_labels: BTreeMap<Labels, Vec<Part>> = BTreeMap::new();
+    let mut windows = BTreeSet::new();
     for (k, b) in blocks.iter().enumerate() {
         for id in 0..b.num_series() as u64 {
-            by_labels.entry(b.series(id)?.0).or_default().push((k, id));
+            let (labels, info) = b.series(id)?;
+            windows.extend(info.runs.iter().map(|r| r.window()));
+            by_labels.entry(labels).or_default().push((k, info, b.tombstones_of(id)));
         }
     }
     let mut writer = BlockWriter::new(parent, min_t, max_t)?;
+    let mut ids = Vec::with_capacity(by_labels.len());
+    for labels in by_labels.keys() {
+        ids.push(writer.begin_series(labels)?);
+    }
     let mut caches: Vec<FrameCache> = blocks.iter().map(|_| FrameCache::default()).collect();
+    let mut next_run: Vec<Vec<usize>> = by_labels.values().map(|p| vec![0; p.len()]).collect();
     let (mut merged, mut part): (Vec<Sample>, Vec<Sample>) = (Vec::new(), Vec::new());
-    for (labels, parts) in &by_labels {
-        merged.clear();
-        for &(k, id) in parts {
-            let (_, info) = blocks[k].series(id)?;
-            part.clear();
-            blocks[k].read_samples(id, &info, i64::MIN, i64::MAX, &mut caches[k], &mut part)?;
-            if !part.is_empty() {
-                merge_into(&mut merged, &part);
+    for &w in &windows {
+        for ((parts, next), &id) in by_labels.values().zip(&mut next_run).zip(&ids) {
+            merged.clear();
+            for ((k, info, deleted), next) in parts.iter().zip(next.iter_mut()) {
+                part.clear();
+                while let Some(run) = info.runs.get(*next) {
+                    if run.window() > w {
+                        break;
+                    }
+                    *next += 1;
+                    blocks[*k].read_run(run, i64::MIN, i64::MAX, &mut caches[*k], &mut part)?;
+                }
+                if let Some(ivs) = deleted {
+                    tombstones::apply(ivs, &mut part);
+                }
+                if !part.is_empty() {
+                    merge_into(&mut merged, &part);
+                }
             }
+            writer.add_samples(id, &merged)?;
         }
-        writer.add_series(labels, &merged)?;
     }
     let level = blocks.iter().map(|b| b.meta().level).max().unwrap_or(0) + 1;
     let mut sources: Vec<String> = blocks.iter().flat_map(|b| b.meta().sources.clone()).collect();

@@ -9,7 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Block format version written to `meta.json` (Promethium's own format).
-pub const META_VERSION: u32 = 1;
+///
+/// 1: one column run per series and window, frames mixing windows.
+/// 2: time-major frames (one window each) with a shared timestamp section;
+/// see docs/format/blocks.md. Only version 2 is read.
+pub const META_VERSION: u32 = 2;
 
 /// A block's `meta.json`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +99,14 @@ impl BlockMeta {
     }
 }
 
+/// The `version` field of a `meta.json` text (1 if absent: the first
+/// format).
+pub fn format_version(text: &str) -> Result<u32, String> {
+    let Ok(rest) = after_key(text, "version") else { return Ok(1) };
+    let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    rest[..end].parse().map_err(|e| format!("version: {e}"))
+}
+
 /// The text after `"key":` with leading blanks skipped.
 fn after_key<'a>(text: &'a str, key: &str) -> Result<&'a str, String> {
     let pat = format!("\"{key}\":");
@@ -140,6 +152,8 @@ mod tests {
             parents: vec![],
         };
         assert_eq!(BlockMeta::from_json(&meta.to_json()).unwrap(), meta);
+        assert_eq!(format_version(&meta.to_json()), Ok(META_VERSION));
+        assert_eq!(format_version("{}"), Ok(1));
         assert_eq!(meta.ulid.len(), 26);
         assert_ne!(new_ulid(), new_ulid());
         assert!(BlockMeta::from_json("{}").is_err());

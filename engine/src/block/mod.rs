@@ -37,25 +37,41 @@ pub const CHUNKS_DIR: &str = "chunks";
 pub const CHUNKS_FILE: &str = "000001";
 pub(crate) const INDEX_MAGIC: [u8; 4] = *b"PMBI";
 pub(crate) const CHUNKS_MAGIC: [u8; 4] = *b"PMBC";
-/// Raw bytes of column runs compressed together as one zstd frame: large
+/// Raw bytes of columns compressed together as one zstd frame: large
 /// enough for zstd to find cross-series repetition, small enough that
 /// reading one series decompresses little else.
 pub(crate) const FRAME_RAW_BYTES: usize = 1 << 20;
-/// A series' samples are split into column runs at multiples of this
-/// (the 2 h head block range), so a query over part of a compacted block
-/// decodes only the runs it overlaps.
+/// A frame's header: compressed length, raw length, timestamp section
+/// length, each `u32` LE.
+pub(crate) const FRAME_HEADER_BYTES: usize = 12;
+/// A series' samples are split into runs at multiples of this (the 2 h
+/// head block range), and a frame holds runs of one such window only, so a
+/// query over part of a compacted block decompresses only the windows it
+/// overlaps.
 pub const RUN_WINDOW_MS: i64 = 2 * 3600 * 1000;
 /// zstd level for chunk frames (blocks are written once, read often).
 pub(crate) const ZSTD_LEVEL: i32 = 12;
 
 /// Environment variable naming a crash point: when the process reaches it,
-/// it aborts at once (crash tests run the database in a child process).
+/// it kills itself with SIGKILL (crash tests run the database in a child
+/// process and check it died of signal 9).
 pub const CRASH_POINT_ENV: &str = "PROMETHIUM_CRASH_POINT";
 
-/// Aborts the process if `PROMETHIUM_CRASH_POINT` names `name`.
+/// Kills the process with SIGKILL if `PROMETHIUM_CRASH_POINT` names `name`.
+///
+/// SIGKILL rather than `abort`: nothing runs after it (no signal handler,
+/// no core dump, no flushing of user-space buffers), which is what a power
+/// cut or the OOM killer leaves behind as far as the files are concerned.
 pub fn crash_point(name: &str) {
     if std::env::var_os(CRASH_POINT_ENV).is_some_and(|v| v == name) {
-        eprintln!("crash point {name} reached; aborting");
+        eprintln!("crash point {name} reached; killing the process with SIGKILL");
+        // SAFETY: `kill` on our own pid with a constant signal has no
+        // memory-safety preconditions.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+        // SIGKILL to oneself is delivered before `kill` returns; abort in
+        // case it somehow was not.
         std::process::abort();
     }
 }
@@ -80,6 +96,19 @@ pub enum BlockError {
         /// What was wrong.
         reason: String,
     },
+    /// The block was written in a format version this build does not read.
+    #[error(
+        "block {path} has format version {found}; this version reads only format {expected} \
+         (move the block out of the data directory, or read it with the release that wrote it)"
+    )]
+    UnsupportedVersion {
+        /// The block directory.
+        path: PathBuf,
+        /// The version in its meta.json.
+        found: u32,
+        /// The version this build reads.
+        expected: u32,
+    },
     /// The caller broke a writer rule.
     #[error("{0}")]
     Invalid(String),
@@ -97,6 +126,10 @@ impl From<BlockError> for crate::error::QueryError {
         match e {
             BlockError::Io { path, source } => crate::error::QueryError::Io { path, source },
             BlockError::Corrupt { path, reason } => {
+                crate::error::QueryError::Corruption { path, reason }
+            }
+            BlockError::UnsupportedVersion { path, found, expected } => {
+                let reason = format!("block format version {found}, this build reads {expected}");
                 crate::error::QueryError::Corruption { path, reason }
             }
             BlockError::Invalid(m) => crate::error::QueryError::Invalid(m),

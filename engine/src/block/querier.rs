@@ -6,10 +6,11 @@
 //! before truncation caught up, or overlapping blocks before compaction)
 //! is returned once, the newest source's sample winning.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use super::reader::{Block, FrameCache};
+use super::reader::{Block, FrameCache, SeriesInfo};
 use super::tombstones;
 use crate::error::QueryError;
 use crate::head::HeadQuerier;
@@ -49,28 +50,12 @@ impl<'a> MergeQuerier<'a> {
     /// Every matching series' samples from every source, merged.
     fn gather(&self, matchers: &[Matcher]) -> Result<BTreeMap<Labels, Vec<Sample>>, QueryError> {
         let mut out: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
-        let mut scratch = Vec::new();
         for block in &self.blocks {
-            let mut cache = FrameCache::default();
-            for id in block.postings_for_matchers(matchers)? {
-                let (labels, info) = block.series(id)?;
-                if info.max_t_ms < self.min_t_ms || info.min_t_ms > self.max_t_ms {
-                    continue;
-                }
-                scratch.clear();
-                block.read_samples(
-                    id,
-                    &info,
-                    self.min_t_ms,
-                    self.max_t_ms,
-                    &mut cache,
-                    &mut scratch,
-                )?;
-                if !scratch.is_empty() {
-                    merge_into(out.entry(labels).or_default(), &scratch);
-                }
+            for (labels, samples) in read_block(block, matchers, self.min_t_ms, self.max_t_ms)? {
+                add_samples(&mut out, labels, samples);
             }
         }
+        let mut scratch = Vec::new();
         for s in self.head.select(matchers, None)? {
             let mut it = s.iter();
             scratch.clear();
@@ -79,11 +64,75 @@ impl<'a> MergeQuerier<'a> {
                 tombstones::apply(ivs, &mut scratch);
             }
             if !scratch.is_empty() {
-                merge_into(out.entry(s.labels().clone()).or_default(), &scratch);
+                add_samples(&mut out, s.labels().clone(), std::mem::take(&mut scratch));
             }
         }
         Ok(out)
     }
+}
+
+/// Adds a newer source's samples of `labels` to `out`: moved in when it is
+/// the first source holding the series, merged otherwise.
+fn add_samples(out: &mut BTreeMap<Labels, Vec<Sample>>, labels: Labels, samples: Vec<Sample>) {
+    match out.entry(labels) {
+        Entry::Vacant(e) => {
+            e.insert(samples);
+        }
+        Entry::Occupied(mut e) => merge_into(e.get_mut(), &samples),
+    }
+}
+
+/// The samples of the series of `block` matching `matchers` inside
+/// `[min_t, max_t]`, tombstones applied, empty series left out.
+///
+/// Reads window by window (all series' runs of one 2 h window, then the
+/// next): frames hold one window each, in series order, so every frame is
+/// decompressed once however long the range.
+fn read_block(
+    block: &Block,
+    matchers: &[Matcher],
+    min_t: i64,
+    max_t: i64,
+) -> Result<Vec<(Labels, Vec<Sample>)>, QueryError> {
+    let mut selected: Vec<(u64, Labels, SeriesInfo, Vec<Sample>)> = Vec::new();
+    let mut windows = BTreeSet::new();
+    for id in block.postings_for_matchers(matchers)? {
+        let (labels, info) = block.series(id)?;
+        if info.max_t_ms < min_t || info.min_t_ms > max_t {
+            continue;
+        }
+        let mut n = 0;
+        for r in &info.runs {
+            if r.max_t_ms >= min_t && r.min_t_ms <= max_t {
+                windows.insert(r.window());
+                n += r.num_samples as usize;
+            }
+        }
+        selected.push((id, labels, info, Vec::with_capacity(n)));
+    }
+    let mut cache = FrameCache::default();
+    let mut next_run = vec![0usize; selected.len()];
+    for &w in &windows {
+        for ((_, _, info, samples), next) in selected.iter_mut().zip(&mut next_run) {
+            while let Some(run) = info.runs.get(*next) {
+                if run.window() > w {
+                    break;
+                }
+                *next += 1;
+                block.read_run(run, min_t, max_t, &mut cache, samples)?;
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(selected.len());
+    for (id, labels, _, mut samples) in selected {
+        if let Some(ivs) = block.tombstones_of(id) {
+            tombstones::apply(&ivs, &mut samples);
+        }
+        if !samples.is_empty() {
+            out.push((labels, samples));
+        }
+    }
+    Ok(out)
 }
 
 /// Merges sorted `new` into sorted `acc`; on equal timestamps `new` wins.

@@ -12,13 +12,13 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 use parking_lot::RwLock;
 
-use super::codec::{decode_run, get_uvarint, get_varint};
+use super::codec::{decode_timestamps, decode_values, get_uvarint, get_varint};
 use super::meta::BlockMeta;
 use super::tombstones::{self, Tombstones};
 use super::writer::write_synced;
 use super::{
-    BlockError, CHUNKS_DIR, CHUNKS_FILE, CHUNKS_MAGIC, INDEX_FILE, INDEX_MAGIC, META_FILE,
-    TOMBSTONES_FILE,
+    BlockError, CHUNKS_DIR, CHUNKS_FILE, CHUNKS_MAGIC, FRAME_HEADER_BYTES, INDEX_FILE, INDEX_MAGIC,
+    META_FILE, RUN_WINDOW_MS, TOMBSTONES_FILE,
 };
 use crate::head::index::{intersect_sorted, subtract_sorted};
 use crate::model::{Labels, MatchType, Matcher, Sample};
@@ -26,7 +26,7 @@ use crate::model::{Labels, MatchType, Matcher, Sample};
 /// Bytes of the index trailer: five u64 offsets/counts and a CRC32C.
 const TRAILER_BYTES: usize = 5 * 8 + 4;
 
-/// Where one column run of a series is.
+/// Where one run (a series' samples in one 2 h window) is.
 #[derive(Debug, Clone, Copy)]
 pub struct RunInfo {
     /// First sample time.
@@ -34,10 +34,20 @@ pub struct RunInfo {
     /// Last sample time.
     pub max_t_ms: i64,
     frame_off: u64,
-    off_in_frame: u64,
-    len: u64,
+    ts_off: u64,
+    val_off: u64,
+    val_len: u64,
     /// Samples in the run.
     pub num_samples: u64,
+}
+
+impl RunInfo {
+    /// Start of the 2 h window holding the run (every frame holds runs of
+    /// one window, so reading window by window decompresses each frame
+    /// once).
+    pub fn window(&self) -> i64 {
+        self.min_t_ms.div_euclid(RUN_WINDOW_MS)
+    }
 }
 
 /// Where one series' samples are.
@@ -65,11 +75,19 @@ pub struct Block {
     tombstones: RwLock<Tombstones>,
 }
 
-/// A decompressed frame, kept while neighbouring series are read.
+/// A decompressed frame and its decoded timestamp columns, kept while
+/// neighbouring series are read.
 #[derive(Default)]
 pub struct FrameCache {
     off: Option<u64>,
     raw: Vec<u8>,
+    ts_len: usize,
+    /// Decoded timestamp columns of the frame by offset: each is shared by
+    /// many series and decoded once.
+    timestamps: Vec<(u64, Vec<i64>)>,
+    /// Reused vectors of decoded columns.
+    spare: Vec<Vec<i64>>,
+    decompressor: Option<zstd::bulk::Decompressor<'static>>,
 }
 
 impl Block {
@@ -79,6 +97,14 @@ impl Block {
             |what: &str| BlockError::Corrupt { path: dir.to_owned(), reason: what.to_owned() };
         let meta_path = dir.join(META_FILE);
         let meta_text = std::fs::read_to_string(&meta_path).map_err(BlockError::io(&meta_path))?;
+        let version = super::meta::format_version(&meta_text).map_err(|e| corrupt(&e))?;
+        if version != super::meta::META_VERSION {
+            return Err(BlockError::UnsupportedVersion {
+                path: dir.to_owned(),
+                found: version,
+                expected: super::meta::META_VERSION,
+            });
+        }
         let meta = BlockMeta::from_json(&meta_text).map_err(|e| corrupt(&e))?;
         let index = map(&dir.join(INDEX_FILE))?;
         let chunks = map(&dir.join(CHUNKS_DIR).join(CHUNKS_FILE))?;
@@ -289,12 +315,15 @@ impl Block {
         }
         let mut runs = Vec::with_capacity(n);
         for _ in 0..n {
+            let min_t_ms = get_varint(d, &mut pos).ok_or_else(bad)?;
+            let span = get_uvarint(d, &mut pos).ok_or_else(bad)?;
             runs.push(RunInfo {
-                min_t_ms: get_varint(d, &mut pos).ok_or_else(bad)?,
-                max_t_ms: get_varint(d, &mut pos).ok_or_else(bad)?,
+                min_t_ms,
+                max_t_ms: min_t_ms.wrapping_add(span as i64),
                 frame_off: get_uvarint(d, &mut pos).ok_or_else(bad)?,
-                off_in_frame: get_uvarint(d, &mut pos).ok_or_else(bad)?,
-                len: get_uvarint(d, &mut pos).ok_or_else(bad)?,
+                ts_off: get_uvarint(d, &mut pos).ok_or_else(bad)?,
+                val_off: get_uvarint(d, &mut pos).ok_or_else(bad)?,
+                val_len: get_uvarint(d, &mut pos).ok_or_else(bad)?,
                 num_samples: get_uvarint(d, &mut pos).ok_or_else(bad)?,
             });
         }
@@ -303,7 +332,9 @@ impl Block {
     }
 
     /// Appends the samples of series `id` (at `info`) inside
-    /// `[min_t, max_t]` to `out`, tombstoned ones left out.
+    /// `[min_t, max_t]` to `out`, tombstoned ones left out. Reading many
+    /// series over many windows this way decompresses a frame per series
+    /// and window; bulk readers go window by window with [`Block::read_run`].
     pub fn read_samples(
         &self,
         id: u64,
@@ -315,41 +346,104 @@ impl Block {
     ) -> Result<(), BlockError> {
         let base = out.len();
         for run in &info.runs {
-            if run.max_t_ms < min_t || run.min_t_ms > max_t {
-                continue;
-            }
-            if cache.off != Some(run.frame_off) {
-                let off = run.frame_off as usize;
-                let head =
-                    self.chunks.get(off..off + 8).ok_or_else(|| self.corrupt("frame header"))?;
-                let packed_len =
-                    u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as usize;
-                let raw_len = u32::from_le_bytes(head[4..].try_into().expect("4 bytes")) as usize;
-                let packed = self
-                    .chunks
-                    .get(off + 8..off + 8 + packed_len)
-                    .ok_or_else(|| self.corrupt("frame"))?;
-                cache.raw.clear();
-                cache.raw.reserve(raw_len);
-                let mut dec = zstd::bulk::Decompressor::new().map_err(BlockError::io(&self.dir))?;
-                cache.raw = dec
-                    .decompress(packed, raw_len)
-                    .map_err(|_| self.corrupt("frame does not decompress"))?;
-                cache.off = Some(run.frame_off);
-            }
-            let start = run.off_in_frame as usize;
-            let run_bytes = cache
-                .raw
-                .get(start..start + run.len as usize)
-                .ok_or_else(|| self.corrupt("run outside its frame"))?;
-            decode_run(run_bytes, min_t, max_t, out)
-                .ok_or_else(|| self.corrupt("run does not decode"))?;
+            self.read_run(run, min_t, max_t, cache, out)?;
         }
         if let Some(ivs) = self.tombstones.read().get(&(id as u32)) {
             let mut tail = out.split_off(base);
             tombstones::apply(ivs, &mut tail);
             out.extend(tail);
         }
+        Ok(())
+    }
+
+    /// The deleted intervals of series `id`, if any.
+    pub fn tombstones_of(&self, id: u64) -> Option<Vec<(i64, i64)>> {
+        self.tombstones.read().get(&(id as u32)).cloned()
+    }
+
+    /// Appends the samples of `run` inside `[min_t, max_t]` to `out`
+    /// (tombstones not applied).
+    pub fn read_run(
+        &self,
+        run: &RunInfo,
+        min_t: i64,
+        max_t: i64,
+        cache: &mut FrameCache,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), BlockError> {
+        if run.max_t_ms < min_t || run.min_t_ms > max_t {
+            return Ok(());
+        }
+        if cache.off != Some(run.frame_off) {
+            self.load_frame(run.frame_off, cache)?;
+        }
+        let slot = match cache.timestamps.iter().position(|(off, _)| *off == run.ts_off) {
+            Some(i) => i,
+            None => {
+                let start = run.ts_off as usize;
+                let bytes = cache
+                    .raw
+                    .get(start..cache.ts_len)
+                    .ok_or_else(|| self.corrupt("timestamp column outside its section"))?;
+                let mut ts = cache.spare.pop().unwrap_or_default();
+                decode_timestamps(bytes, &mut ts)
+                    .ok_or_else(|| self.corrupt("timestamp column does not decode"))?;
+                cache.timestamps.push((run.ts_off, ts));
+                cache.timestamps.len() - 1
+            }
+        };
+        let ts = &cache.timestamps[slot].1;
+        if ts.len() as u64 != run.num_samples {
+            return Err(self.corrupt("timestamp column length differs from the run's"));
+        }
+        let start = cache.ts_len + run.val_off as usize;
+        let values = cache
+            .raw
+            .get(start..start + run.val_len as usize)
+            .ok_or_else(|| self.corrupt("value column outside its frame"))?;
+        let lo = if min_t <= run.min_t_ms { 0 } else { ts.partition_point(|&t| t < min_t) };
+        let hi = if max_t >= run.max_t_ms { ts.len() } else { ts.partition_point(|&t| t <= max_t) };
+        decode_values(values, ts, lo, hi, out)
+            .ok_or_else(|| self.corrupt("value column does not decode"))
+    }
+
+    /// Decompresses the frame at `off` into `cache`.
+    fn load_frame(&self, off: u64, cache: &mut FrameCache) -> Result<(), BlockError> {
+        let off = off as usize;
+        let head = self
+            .chunks
+            .get(off..off + FRAME_HEADER_BYTES)
+            .ok_or_else(|| self.corrupt("frame header"))?;
+        let word = |i: usize| {
+            u32::from_le_bytes(head[i * 4..i * 4 + 4].try_into().expect("4 bytes")) as usize
+        };
+        let (packed_len, raw_len, ts_len) = (word(0), word(1), word(2));
+        if ts_len > raw_len {
+            return Err(self.corrupt("frame header"));
+        }
+        let start = off + FRAME_HEADER_BYTES;
+        let packed =
+            self.chunks.get(start..start + packed_len).ok_or_else(|| self.corrupt("frame"))?;
+        cache.off = None;
+        let dec = match &mut cache.decompressor {
+            Some(d) => d,
+            None => cache
+                .decompressor
+                .insert(zstd::bulk::Decompressor::new().map_err(BlockError::io(&self.dir))?),
+        };
+        cache.raw.clear();
+        cache.raw.reserve(raw_len);
+        let n = dec
+            .decompress_to_buffer(packed, &mut cache.raw)
+            .map_err(|_| self.corrupt("frame does not decompress"))?;
+        if n != raw_len {
+            return Err(self.corrupt("frame decompresses to the wrong length"));
+        }
+        cache.ts_len = ts_len;
+        for (_, v) in cache.timestamps.drain(..) {
+            cache.spare.push(v);
+        }
+        cache.off = Some(off as u64);
         Ok(())
     }
 

@@ -1,30 +1,45 @@
 //! Writes a block directory from series handed over in label order.
 //!
+//! Samples are cut into 2 h windows ([`RUN_WINDOW_MS`]) and every frame of
+//! the chunk file holds columns of one window only, so a query over 2 h of
+//! a long block decompresses only that window's frames. Inside a frame,
+//! timestamp columns come first, each distinct column once (series scraped
+//! together, every series of a target, have identical columns), then the
+//! value columns: zstd sees two homogeneous sections.
+//!
 //! The block is built in `<ulid>.tmp`, every file fsynced, then renamed to
 //! `<ulid>` and the parent directory fsynced: a block directory without the
 //! `.tmp` suffix is always complete. Start-up removes leftover `.tmp`
-//! directories ([`super::repair`]).
+//! directories ([`super::load_blocks`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::codec::{encode_run, put_uvarint, put_varint};
+use super::codec::{encode_timestamps, encode_values, put_uvarint, put_varint};
 use super::meta::{BlockMeta, new_ulid};
 use super::{
-    BlockError, CHUNKS_DIR, CHUNKS_FILE, CHUNKS_MAGIC, FRAME_RAW_BYTES, INDEX_FILE, INDEX_MAGIC,
-    META_FILE, RUN_WINDOW_MS, TOMBSTONES_FILE, ZSTD_LEVEL, crash_point, fsync_dir,
+    BlockError, CHUNKS_DIR, CHUNKS_FILE, CHUNKS_MAGIC, FRAME_HEADER_BYTES, FRAME_RAW_BYTES,
+    INDEX_FILE, INDEX_MAGIC, META_FILE, RUN_WINDOW_MS, TOMBSTONES_FILE, ZSTD_LEVEL, crash_point,
+    fsync_dir,
 };
 use crate::model::{Labels, Sample};
 
-/// One column run of a series: at most one run window of samples.
+/// Most raw bytes kept in unfinished frames of all windows together: past
+/// it the largest is written out, so writing a block spanning many
+/// windows series by series stays within a few frames of memory.
+const MAX_PENDING_BYTES: usize = 8 * FRAME_RAW_BYTES;
+
+/// One run of a series: its samples in one window.
 struct RunEntry {
     min_t: i64,
     max_t: i64,
+    /// Set when the frame is written.
     frame_off: u64,
-    off_in_frame: u64,
-    len: u64,
+    ts_off: u64,
+    val_off: u64,
+    val_len: u64,
     num_samples: u64,
 }
 
@@ -33,6 +48,44 @@ struct SeriesEntry {
     labels: Labels,
     runs: Vec<RunEntry>,
 }
+
+/// A frame being filled: one window's columns.
+#[derive(Default)]
+struct FrameBuilder {
+    timestamps: Vec<u8>,
+    values: Vec<u8>,
+    /// Hash of a timestamp column → (offset, length) of the columns with
+    /// that hash already in `timestamps`.
+    ts_columns: HashMap<u64, Vec<(usize, usize)>>,
+    /// (series, run) entries whose frame offset is set on flush.
+    members: Vec<(usize, usize)>,
+}
+
+impl FrameBuilder {
+    fn raw_len(&self) -> usize {
+        self.timestamps.len() + self.values.len()
+    }
+
+    /// Adds `ts` (an encoded timestamp column) unless an identical one is
+    /// present; returns its offset.
+    fn intern_timestamps(&mut self, ts: &[u8]) -> usize {
+        let h = xxhash_rust::xxh3::xxh3_64(ts);
+        let same = self.ts_columns.entry(h).or_default();
+        if let Some(&(off, _)) =
+            same.iter().find(|&&(off, len)| &self.timestamps[off..off + len] == ts)
+        {
+            return off;
+        }
+        let off = self.timestamps.len();
+        self.timestamps.extend_from_slice(ts);
+        same.push((off, ts.len()));
+        off
+    }
+}
+
+/// A series registered with [`BlockWriter::begin_series`].
+#[derive(Debug, Clone, Copy)]
+pub struct SeriesId(usize);
 
 /// Streams series into a new block.
 pub struct BlockWriter {
@@ -43,12 +96,14 @@ pub struct BlockWriter {
     max_t: i64,
     chunks: BufWriter<File>,
     chunks_len: u64,
-    frame: Vec<u8>,
-    frame_off: u64,
+    /// Unfinished frames by window start.
+    pending: BTreeMap<i64, FrameBuilder>,
+    pending_bytes: usize,
     series: Vec<SeriesEntry>,
-    last_labels: Option<Labels>,
     num_samples: u64,
     num_runs: u64,
+    ts_scratch: Vec<u8>,
+    compressor: zstd::bulk::Compressor<'static>,
 }
 
 impl BlockWriter {
@@ -61,6 +116,7 @@ impl BlockWriter {
         let path = tmp.join(CHUNKS_DIR).join(CHUNKS_FILE);
         let mut chunks = BufWriter::new(File::create(&path).map_err(BlockError::io(&path))?);
         chunks.write_all(&CHUNKS_MAGIC).map_err(BlockError::io(&path))?;
+        let compressor = zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(BlockError::io(&path))?;
         Ok(BlockWriter {
             parent: parent.to_owned(),
             tmp,
@@ -69,73 +125,130 @@ impl BlockWriter {
             max_t: max_t_ms,
             chunks,
             chunks_len: CHUNKS_MAGIC.len() as u64,
-            frame: Vec::with_capacity(FRAME_RAW_BYTES + 4096),
-            frame_off: CHUNKS_MAGIC.len() as u64,
+            pending: BTreeMap::new(),
+            pending_bytes: 0,
             series: Vec::new(),
-            last_labels: None,
             num_samples: 0,
             num_runs: 0,
+            ts_scratch: Vec::new(),
+            compressor,
         })
     }
 
     /// Adds one series' samples (sorted, inside the block's range). Series
-    /// must come in increasing label order; empty ones are skipped.
+    /// must come in increasing label order; empty ones are left out.
     pub fn add_series(&mut self, labels: &Labels, samples: &[Sample]) -> Result<(), BlockError> {
-        if samples.is_empty() {
-            return Ok(());
-        }
-        if self.last_labels.as_ref().is_some_and(|l| l >= labels) {
+        let id = self.begin_series(labels)?;
+        self.add_samples(id, samples)
+    }
+
+    /// Registers a series whose samples come later through
+    /// [`BlockWriter::add_samples`] (compaction hands samples over window by
+    /// window). Series must come in increasing label order; a series that
+    /// never gets a sample is left out of the block.
+    pub fn begin_series(&mut self, labels: &Labels) -> Result<SeriesId, BlockError> {
+        if self.series.last().is_some_and(|s| &s.labels >= labels) {
             return Err(BlockError::Invalid(format!("series {labels} added out of order")));
         }
-        self.last_labels = Some(labels.clone());
-        let mut runs = Vec::new();
+        self.series.push(SeriesEntry { labels: labels.clone(), runs: Vec::new() });
+        Ok(SeriesId(self.series.len() - 1))
+    }
+
+    /// Adds samples (sorted, later than any added before) to series `id`.
+    pub fn add_samples(&mut self, id: SeriesId, samples: &[Sample]) -> Result<(), BlockError> {
+        let SeriesId(sid) = id;
+        let (Some(first), Some(last)) = (samples.first(), samples.last()) else { return Ok(()) };
+        let entry =
+            self.series.get(sid).ok_or_else(|| BlockError::Invalid("no such series".into()))?;
+        if entry.runs.last().is_some_and(|r| r.max_t >= first.t_ms) {
+            return Err(BlockError::Invalid(format!(
+                "samples of series {} added out of time order",
+                entry.labels
+            )));
+        }
+        if first.t_ms < self.min_t || last.t_ms >= self.max_t {
+            return Err(BlockError::Invalid(format!(
+                "samples of series {} outside the block's range",
+                entry.labels
+            )));
+        }
         let mut rest = samples;
         while let Some(first) = rest.first() {
-            let window_end = first
-                .t_ms
-                .div_euclid(RUN_WINDOW_MS)
-                .saturating_add(1)
-                .saturating_mul(RUN_WINDOW_MS);
-            let n = rest.partition_point(|s| s.t_ms < window_end);
+            let window = first.t_ms.div_euclid(RUN_WINDOW_MS).saturating_mul(RUN_WINDOW_MS);
+            let end = window.saturating_add(RUN_WINDOW_MS);
+            let n = rest.partition_point(|s| s.t_ms < end);
             let (run, tail) = rest.split_at(n);
-            let off_in_frame = self.frame.len() as u64;
-            encode_run(run, &mut self.frame);
-            runs.push(RunEntry {
-                min_t: run[0].t_ms,
-                max_t: run[run.len() - 1].t_ms,
-                frame_off: self.frame_off,
-                off_in_frame,
-                len: self.frame.len() as u64 - off_in_frame,
-                num_samples: run.len() as u64,
-            });
+            self.add_run(sid, window, run)?;
             rest = tail;
         }
-        self.num_runs += runs.len() as u64;
-        self.series.push(SeriesEntry { labels: labels.clone(), runs });
         self.num_samples += samples.len() as u64;
-        if self.frame.len() >= FRAME_RAW_BYTES {
-            self.flush_frame()?;
+        Ok(())
+    }
+
+    /// Encodes one window's samples of series `sid` into that window's frame.
+    fn add_run(&mut self, sid: usize, window: i64, run: &[Sample]) -> Result<(), BlockError> {
+        self.ts_scratch.clear();
+        encode_timestamps(run, &mut self.ts_scratch);
+        let frame = self.pending.entry(window).or_default();
+        let before = frame.raw_len();
+        let ts_off = frame.intern_timestamps(&self.ts_scratch);
+        let val_off = frame.values.len();
+        encode_values(run, &mut frame.values);
+        let series = &mut self.series[sid];
+        frame.members.push((sid, series.runs.len()));
+        series.runs.push(RunEntry {
+            min_t: run[0].t_ms,
+            max_t: run[run.len() - 1].t_ms,
+            frame_off: 0,
+            ts_off: ts_off as u64,
+            val_off: val_off as u64,
+            val_len: (frame.values.len() - val_off) as u64,
+            num_samples: run.len() as u64,
+        });
+        self.num_runs += 1;
+        let after = frame.raw_len();
+        self.pending_bytes += after - before;
+        if after >= FRAME_RAW_BYTES {
+            self.flush_frame(window)?;
+        }
+        while self.pending_bytes > MAX_PENDING_BYTES {
+            let largest = self
+                .pending
+                .iter()
+                .max_by_key(|(_, f)| f.raw_len())
+                .map(|(w, _)| *w)
+                .expect("pending bytes imply a pending frame");
+            self.flush_frame(largest)?;
         }
         Ok(())
     }
 
-    /// Compresses the pending frame: `u32 LE compressed length`, `u32 LE
-    /// raw length`, zstd bytes.
-    fn flush_frame(&mut self) -> Result<(), BlockError> {
-        if self.frame.is_empty() {
+    /// Compresses the pending frame of `window`: `u32 LE compressed
+    /// length`, `u32 LE raw length`, `u32 LE timestamp section length`,
+    /// zstd bytes of the timestamp section followed by the value section.
+    fn flush_frame(&mut self, window: i64) -> Result<(), BlockError> {
+        let Some(frame) = self.pending.remove(&window) else { return Ok(()) };
+        self.pending_bytes -= frame.raw_len();
+        if frame.members.is_empty() {
             return Ok(());
         }
         let path = self.tmp.join(CHUNKS_DIR).join(CHUNKS_FILE);
-        let packed =
-            zstd::bulk::compress(&self.frame, ZSTD_LEVEL).map_err(BlockError::io(&path))?;
-        let mut head = [0u8; 8];
-        head[..4].copy_from_slice(&(packed.len() as u32).to_le_bytes());
-        head[4..].copy_from_slice(&(self.frame.len() as u32).to_le_bytes());
+        let mut raw = frame.timestamps;
+        let ts_len = raw.len();
+        raw.extend_from_slice(&frame.values);
+        let packed = self.compressor.compress(&raw).map_err(BlockError::io(&path))?;
+        let too_big = |_| BlockError::Invalid("frame larger than 4 GiB".into());
+        let mut head = [0u8; FRAME_HEADER_BYTES];
+        head[..4].copy_from_slice(&u32::try_from(packed.len()).map_err(too_big)?.to_le_bytes());
+        head[4..8].copy_from_slice(&u32::try_from(raw.len()).map_err(too_big)?.to_le_bytes());
+        head[8..].copy_from_slice(&u32::try_from(ts_len).map_err(too_big)?.to_le_bytes());
         self.chunks.write_all(&head).map_err(BlockError::io(&path))?;
         self.chunks.write_all(&packed).map_err(BlockError::io(&path))?;
-        self.chunks_len += 8 + packed.len() as u64;
-        self.frame_off = self.chunks_len;
-        self.frame.clear();
+        let frame_off = self.chunks_len;
+        self.chunks_len += (FRAME_HEADER_BYTES + packed.len()) as u64;
+        for (sid, run) in frame.members {
+            self.series[sid].runs[run].frame_off = frame_off;
+        }
         Ok(())
     }
 
@@ -147,7 +260,11 @@ impl BlockWriter {
         sources: Vec<String>,
         parents: Vec<String>,
     ) -> Result<BlockMeta, BlockError> {
-        self.flush_frame()?;
+        let windows: Vec<i64> = self.pending.keys().copied().collect();
+        for w in windows {
+            self.flush_frame(w)?;
+        }
+        self.series.retain(|s| !s.runs.is_empty());
         let chunks_path = self.tmp.join(CHUNKS_DIR).join(CHUNKS_FILE);
         let file =
             self.chunks.into_inner().map_err(|e| BlockError::io(&chunks_path)(e.into_error()))?;
@@ -225,10 +342,11 @@ fn encode_index(series: &[SeriesEntry]) -> Vec<u8> {
         put_uvarint(&mut out, s.runs.len() as u64);
         for r in &s.runs {
             put_varint(&mut out, r.min_t);
-            put_varint(&mut out, r.max_t);
+            put_uvarint(&mut out, (r.max_t - r.min_t) as u64);
             put_uvarint(&mut out, r.frame_off);
-            put_uvarint(&mut out, r.off_in_frame);
-            put_uvarint(&mut out, r.len);
+            put_uvarint(&mut out, r.ts_off);
+            put_uvarint(&mut out, r.val_off);
+            put_uvarint(&mut out, r.val_len);
             put_uvarint(&mut out, r.num_samples);
         }
     }
