@@ -8,6 +8,8 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, ContainerStatus, EndpointAddress, EndpointPort, EndpointSubset,
     Endpoints, Namespace, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeSpec,
@@ -411,6 +413,69 @@ async fn pod_role_with_attached_metadata() {
     c.settle(true).await;
     steps.push(("delete pod".into(), c.snapshot()));
     check_golden("pod", steps);
+}
+
+fn controlled_by(kind: &str, name: &str) -> Option<Vec<OwnerReference>> {
+    Some(vec![OwnerReference {
+        api_version: "apps/v1".into(),
+        kind: kind.into(),
+        name: name.into(),
+        uid: format!("uid-{name}"),
+        controller: Some(true),
+        ..OwnerReference::default()
+    }])
+}
+
+/// A pod owned by the controller `kind`/`owner`.
+fn owned_pod(name: &str, ip: &str, kind: &str, owner: &str) -> Pod {
+    let mut p = pod(name, ip, "True");
+    p.metadata.owner_references = controlled_by(kind, owner);
+    p.spec.as_mut().expect("pod has a spec").init_containers = None;
+    p.spec.as_mut().expect("pod has a spec").containers.truncate(1);
+    p
+}
+
+fn replica_set(name: &str, deployment: &str) -> ReplicaSet {
+    let mut m = meta(Some("default"), name, &[], &[]);
+    m.owner_references = controlled_by("Deployment", deployment);
+    ReplicaSet { metadata: m, ..ReplicaSet::default() }
+}
+
+fn job(name: &str, cronjob: Option<&str>) -> Job {
+    let mut m = meta(Some("default"), name, &[], &[]);
+    m.owner_references = cronjob.and_then(|c| controlled_by("CronJob", c));
+    Job { metadata: m, ..Job::default() }
+}
+
+#[tokio::test]
+async fn pod_role_with_workload_metadata() {
+    let server = FakeApiServer::start().await;
+    server.apply(&replica_set("api-7c9f8d", "api"));
+    server.apply(&job("backup-28934", Some("backup")));
+    server.apply(&job("migrate", None));
+    server.apply(&owned_pod("api-7c9f8d-x2k4p", "10.1.0.1", "ReplicaSet", "api-7c9f8d"));
+    server.apply(&owned_pod("backup-28934-qw7z", "10.1.0.2", "Job", "backup-28934"));
+    server.apply(&owned_pod("migrate-lk2j9", "10.1.0.3", "Job", "migrate"));
+    // A ReplicaSet not known to the API server: no deployment label.
+    server.apply(&owned_pod("orphan-5d8f-abcde", "10.1.0.4", "ReplicaSet", "orphan-5d8f"));
+    let extra = "attach_metadata:\n  deployment: true\n  job: true\n  cronjob: true\n";
+    let mut c = Collector::start(&config(&server, "pod", extra));
+    let mut steps = Vec::new();
+    c.settle(true).await;
+    steps.push(("list".into(), c.snapshot()));
+    // The owners change: the pods' groups follow without a pod event.
+    server.delete(&replica_set("api-7c9f8d", "api"));
+    server.apply(&replica_set("orphan-5d8f", "orphan"));
+    c.settle(true).await;
+    steps.push(("replica sets changed".into(), c.snapshot()));
+    check_golden("pod_workloads", steps);
+
+    // Without the options, only the controller labels remain.
+    let mut plain = Collector::start(&config(&server, "pod", ""));
+    plain.settle(true).await;
+    let labels = &plain.groups["pod/default/backup-28934-qw7z"].labels;
+    assert_eq!(labels["__meta_kubernetes_pod_controller_kind"], "Job");
+    assert!(!labels.keys().any(|k| k.ends_with("job_name")), "{labels:?}");
 }
 
 #[tokio::test]

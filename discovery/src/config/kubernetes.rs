@@ -76,6 +76,15 @@ pub struct KubernetesAttachMetadata {
     pub node: bool,
     /// Attach namespace metadata.
     pub namespace: bool,
+    /// Attach the name of the Deployment owning a pod's ReplicaSet
+    /// (`__meta_kubernetes_pod_deployment_name`; watches ReplicaSets).
+    pub deployment: bool,
+    /// Attach the name of the Job owning a pod
+    /// (`__meta_kubernetes_pod_job_name`; watches Jobs).
+    pub job: bool,
+    /// Attach the name of the CronJob owning a pod's Job
+    /// (`__meta_kubernetes_pod_cronjob_name`; watches Jobs).
+    pub cronjob: bool,
 }
 
 /// A `kubernetes_sd_configs` entry. Parsed and validated here; the
@@ -206,9 +215,11 @@ impl KubernetesSdConfig {
                 KubernetesRole::EndpointSlice => {
                     &[KubernetesRole::Pod, KubernetesRole::Service, KubernetesRole::EndpointSlice]
                 }
+                // The pod role's node selectors narrow the node watch of
+                // `attach_metadata.node`, as in Prometheus.
+                KubernetesRole::Pod => &[KubernetesRole::Pod, KubernetesRole::Node],
                 other => std::slice::from_ref(match other {
                     KubernetesRole::Node => &KubernetesRole::Node,
-                    KubernetesRole::Pod => &KubernetesRole::Pod,
                     KubernetesRole::Service => &KubernetesRole::Service,
                     _ => &KubernetesRole::Ingress,
                 }),
@@ -370,7 +381,10 @@ enable_http2: false
             ("role: pod\nfoo: 1", "unknown field `foo`"),
             ("role: pod\napi_server: http://a\nkubeconfig_file: /k", "simultaneously"),
             ("role: pod\nbearer_token: x", "api_server"),
-            ("role: pod\nselectors: [{role: node}]", "pod role supports only pod selectors"),
+            (
+                "role: pod\nselectors: [{role: service}]",
+                "pod role supports only pod, node selectors",
+            ),
             ("role: endpoints\nselectors: [{role: pod}, {role: pod}]", "duplicated selector role"),
             ("role: pod\nselectors: [{role: pod, label: 'a=b,'}]", "invalid label selector"),
             (

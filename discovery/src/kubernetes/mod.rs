@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 pub use client::ClientError;
 
-use crate::config::{KubernetesRole, KubernetesSdConfig};
+use crate::config::{KubernetesAttachMetadata, KubernetesRole, KubernetesSdConfig};
 use crate::{Discoverer, DiscoveryError, DiscoveryFuture, SdConfig, TargetGroup};
 
 impl SdConfig for KubernetesSdConfig {
@@ -93,10 +93,31 @@ pub struct RbacRule {
     pub verbs: [&'static str; 3],
 }
 
-/// The read rights every role needs, including `attach_metadata` extras
-/// (nodes for pod/endpoints/endpointslice, namespaces for all but node).
-/// Derived from the same table that decides which watches a role opens.
+/// The read rights every role needs, including the `node` and `namespace`
+/// `attach_metadata` extras (nodes for pod/endpoints/endpointslice,
+/// namespaces for all but node). The workload extras (`deployment`, `job`,
+/// `cronjob`) are left out: they are off by default and need
+/// [`workload_rbac_rules`]. Derived from the same table that decides which
+/// watches a role opens.
 pub fn required_rbac_rules() -> Vec<RbacRule> {
+    let attach = KubernetesAttachMetadata { node: true, namespace: true, ..Default::default() };
+    rbac_rules(&attach)
+}
+
+/// The extra read rights `attach_metadata: {deployment, job, cronjob}`
+/// need: `replicasets` (`apps`) and `jobs` (`batch`).
+pub fn workload_rbac_rules() -> Vec<RbacRule> {
+    let attach = KubernetesAttachMetadata {
+        deployment: true,
+        job: true,
+        cronjob: true,
+        ..Default::default()
+    };
+    let base = required_rbac_rules();
+    rbac_rules(&attach).into_iter().filter(|r| !base.contains(r)).collect()
+}
+
+fn rbac_rules(attach: &KubernetesAttachMetadata) -> Vec<RbacRule> {
     let roles = [
         KubernetesRole::Node,
         KubernetesRole::Pod,
@@ -107,7 +128,7 @@ pub fn required_rbac_rules() -> Vec<RbacRule> {
     ];
     let mut rules: Vec<RbacRule> = roles
         .iter()
-        .flat_map(|&r| watch::kinds_for(r, true, true))
+        .flat_map(|&r| watch::kinds_for(r, attach))
         .map(|k| {
             let (api_group, resource) = match k {
                 watch::Kind::Node => ("", "nodes"),
@@ -117,6 +138,8 @@ pub fn required_rbac_rules() -> Vec<RbacRule> {
                 watch::Kind::Namespace => ("", "namespaces"),
                 watch::Kind::EndpointSlice => ("discovery.k8s.io", "endpointslices"),
                 watch::Kind::Ingress => ("networking.k8s.io", "ingresses"),
+                watch::Kind::ReplicaSet => ("apps", "replicasets"),
+                watch::Kind::Job => ("batch", "jobs"),
             };
             RbacRule { api_group, resource, verbs: ["get", "list", "watch"] }
         })
@@ -138,5 +161,8 @@ mod tests {
         {
             assert!(resources.contains(&r), "{r} missing");
         }
+        let workload: Vec<_> =
+            workload_rbac_rules().iter().map(|r| (r.api_group, r.resource)).collect();
+        assert_eq!(workload, [("apps", "replicasets"), ("batch", "jobs")]);
     }
 }

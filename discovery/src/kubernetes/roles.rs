@@ -7,6 +7,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
+
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EndpointAddress, EndpointPort, Endpoints, Namespace, Node, Pod,
     Service,
@@ -15,11 +18,12 @@ use k8s_openapi::api::discovery::v1::{
     Endpoint as SliceEndpoint, EndpointPort as SlicePort, EndpointSlice,
 };
 use k8s_openapi::api::networking::v1::Ingress;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use super::labels::{
     META, NAMESPACE, add_labels_and_annotations, add_object_meta, join_host_port, sanitize,
 };
+use crate::config::KubernetesAttachMetadata;
 use crate::{ADDRESS_LABEL, LabelSet, TargetGroup};
 
 /// Objects the builders look up, keyed by `namespace/name` (nodes and
@@ -31,22 +35,23 @@ pub(crate) struct Related<'a> {
     pub(crate) services: &'a HashMap<String, Service>,
     pub(crate) nodes: &'a HashMap<String, Node>,
     pub(crate) namespaces: &'a HashMap<String, Namespace>,
-    pub(crate) attach_node: bool,
-    pub(crate) attach_namespace: bool,
+    pub(crate) replicasets: &'a HashMap<String, ReplicaSet>,
+    pub(crate) jobs: &'a HashMap<String, Job>,
+    pub(crate) attach: &'a KubernetesAttachMetadata,
 }
 
 impl Related<'_> {
     fn add_namespace_labels(&self, out: &mut LabelSet, namespace: &str) {
-        if let Some(ns) = self.namespaces.get(namespace).filter(|_| self.attach_namespace) {
+        if let Some(ns) = self.namespaces.get(namespace).filter(|_| self.attach.namespace) {
             add_labels_and_annotations(out, &ns.metadata, "namespace");
         }
     }
 
+    /// Adds a known node's name, labels and annotations; an unknown node
+    /// adds nothing, as in Prometheus.
     fn add_node_labels(&self, out: &mut LabelSet, node_name: &str) {
         if let Some(node) = self.nodes.get(node_name) {
             add_object_meta(out, &node.metadata, "node");
-        } else {
-            out.insert(format!("{META}node_name"), node_name.to_owned());
         }
     }
 }
@@ -123,9 +128,21 @@ pub(crate) fn pod_source(pod: &Pod) -> String {
     format!("pod/{}/{}", namespace(&pod.metadata), name(&pod.metadata))
 }
 
+/// The owner reference marked `controller: true`, as Kubernetes'
+/// `GetControllerOf` finds it.
+pub(crate) fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
+    meta.owner_references.iter().flatten().find(|o| o.controller == Some(true))
+}
+
 /// The labels describing a pod (shared by the pod, endpoints and endpoint
-/// slice roles).
-pub(crate) fn pod_labels(pod: &Pod) -> LabelSet {
+/// slice roles). The workload labels follow Prometheus: a pod controlled by
+/// a ReplicaSet gets `pod_deployment_name` (with `attach_metadata.deployment`)
+/// when that ReplicaSet is known and controlled by a Deployment; a pod
+/// controlled by a Job gets `pod_job_name` (with `attach_metadata.job`) and,
+/// when that Job is known and controlled by a CronJob, `pod_cronjob_name`
+/// (with `attach_metadata.cronjob`). Names are read from the owners, never
+/// guessed from name suffixes.
+pub(crate) fn pod_labels(pod: &Pod, related: &Related<'_>) -> LabelSet {
     let status = pod.status.as_ref();
     let spec = pod.spec.as_ref();
     let ready = status
@@ -141,15 +158,41 @@ pub(crate) fn pod_labels(pod: &Pod) -> LabelSet {
         label("pod_uid", pod.metadata.uid.clone().unwrap_or_default()),
     ]);
     add_object_meta(&mut ls, &pod.metadata, "pod");
-    let controller =
-        pod.metadata.owner_references.iter().flatten().find(|o| o.controller == Some(true));
-    if let Some(owner) = controller {
-        if !owner.kind.is_empty() {
-            ls.extend([label("pod_controller_kind", owner.kind.clone())]);
+    let Some(owner) = controller_of(&pod.metadata) else { return ls };
+    if !owner.kind.is_empty() {
+        ls.extend([label("pod_controller_kind", owner.kind.clone())]);
+    }
+    if !owner.name.is_empty() {
+        ls.extend([label("pod_controller_name", owner.name.clone())]);
+    }
+    let key = format!("{}/{}", namespace(&pod.metadata), owner.name);
+    let attach = related.attach;
+    match owner.kind.as_str() {
+        "ReplicaSet" if attach.deployment => {
+            let deployment = related
+                .replicasets
+                .get(&key)
+                .and_then(|rs| controller_of(&rs.metadata))
+                .filter(|o| o.kind == "Deployment");
+            if let Some(d) = deployment {
+                ls.extend([label("pod_deployment_name", d.name.clone())]);
+            }
         }
-        if !owner.name.is_empty() {
-            ls.extend([label("pod_controller_name", owner.name.clone())]);
+        "Job" => {
+            if attach.job {
+                ls.extend([label("pod_job_name", owner.name.clone())]);
+            }
+            let cronjob = related
+                .jobs
+                .get(&key)
+                .filter(|_| attach.cronjob)
+                .and_then(|job| controller_of(&job.metadata))
+                .filter(|o| o.kind == "CronJob");
+            if let Some(c) = cronjob {
+                ls.extend([label("pod_cronjob_name", c.name.clone())]);
+            }
         }
+        _ => {}
     }
     ls
 }
@@ -205,12 +248,12 @@ pub(crate) fn build_pod(pod: &Pod, related: &Related<'_>) -> TargetGroup {
         return group;
     };
     let node_name = pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
-    if related.attach_node && !related.nodes.contains_key(&node_name) {
+    if related.attach.node && !related.nodes.contains_key(&node_name) {
         return group;
     }
-    let mut labels = pod_labels(pod);
+    let mut labels = pod_labels(pod, related);
     labels.insert(NAMESPACE.to_owned(), namespace(&pod.metadata).to_owned());
-    if related.attach_node {
+    if related.attach.node {
         related.add_node_labels(&mut labels, &node_name);
     }
     related.add_namespace_labels(&mut labels, namespace(&pod.metadata));
@@ -331,14 +374,23 @@ fn resolve_pod<'a>(
 }
 
 /// Adds the labels of a pod behind an endpoint, and those of the container
-/// port matching the endpoint port.
-fn merge_pod(target: &mut LabelSet, pod: &Pod, port: Option<i32>) {
-    target.extend(pod_labels(pod));
+/// port matching the endpoint port. `endpoint_protocol` is the protocol to
+/// report for that container port when it is `Some`: Prometheus' endpoints
+/// role takes the endpoint port's, its endpointslice role the container's.
+fn merge_pod(
+    target: &mut LabelSet,
+    pod: &Pod,
+    port: Option<i32>,
+    endpoint_protocol: Option<&str>,
+    related: &Related<'_>,
+) {
+    target.extend(pod_labels(pod, related));
     let Some(port) = port else { return };
     'outer: for (c, init) in containers(pod) {
         for cport in c.ports.iter().flatten() {
             if cport.container_port == port {
-                let protocol = cport.protocol.clone().unwrap_or_default();
+                let protocol = endpoint_protocol
+                    .map_or_else(|| cport.protocol.clone().unwrap_or_default(), str::to_owned);
                 container_port_labels(target, c, cport, &protocol, init);
                 break 'outer;
             }
@@ -347,7 +399,7 @@ fn merge_pod(target: &mut LabelSet, pod: &Pod, port: Option<i32>) {
 }
 
 /// Targets for container ports of seen pods that no endpoint port covered.
-fn add_unseen_container_ports(group: &mut TargetGroup, seen: &SeenPods<'_>) {
+fn add_unseen_container_ports(group: &mut TargetGroup, seen: &SeenPods<'_>, related: &Related<'_>) {
     for (pod, ports) in seen.values() {
         let Some(ip) =
             pod.status.as_ref().and_then(|s| s.pod_ip.clone()).filter(|ip| !ip.is_empty())
@@ -365,7 +417,7 @@ fn add_unseen_container_ports(group: &mut TargetGroup, seen: &SeenPods<'_>) {
                 )]);
                 let protocol = cport.protocol.clone().unwrap_or_default();
                 container_port_labels(&mut target, c, cport, &protocol, init);
-                target.extend(pod_labels(pod));
+                target.extend(pod_labels(pod, related));
                 group.targets.push(target);
             }
         }
@@ -406,7 +458,7 @@ pub(crate) fn build_endpoints(eps: &Endpoints, related: &Related<'_>) -> TargetG
             if let Some(h) = addr.hostname.as_ref().filter(|h| !h.is_empty()) {
                 target.extend([label("endpoint_hostname", h.clone())]);
             }
-            if related.attach_node {
+            if related.attach.node {
                 if let Some(node) = &addr.node_name {
                     related.add_node_labels(&mut target, node);
                 } else if let Some(r) =
@@ -422,7 +474,13 @@ pub(crate) fn build_endpoints(eps: &Endpoints, related: &Related<'_>) -> TargetG
                 r.and_then(|r| r.namespace.as_deref()),
                 r.and_then(|r| r.name.as_deref()),
             ) {
-                merge_pod(&mut target, pod, Some(port.port));
+                merge_pod(
+                    &mut target,
+                    pod,
+                    Some(port.port),
+                    Some(port.protocol.as_deref().unwrap_or_default()),
+                    related,
+                );
                 seen.entry(format!("{}/{}", namespace(&pod.metadata), name(&pod.metadata)))
                     .or_insert((pod, Vec::new()))
                     .1
@@ -441,7 +499,7 @@ pub(crate) fn build_endpoints(eps: &Endpoints, related: &Related<'_>) -> TargetG
             }
         }
     }
-    add_unseen_container_ports(&mut group, &seen);
+    add_unseen_container_ports(&mut group, &seen, related);
     group
 }
 
@@ -524,13 +582,13 @@ pub(crate) fn build_endpointslice(eps: &EndpointSlice, related: &Related<'_>) ->
                 "true".to_owned(),
             );
         }
-        if related.attach_node {
-            if let Some(node) = &ep.node_name {
-                related.add_node_labels(&mut target, node);
-            } else if let Some(r) =
-                ep.target_ref.as_ref().filter(|r| r.kind.as_deref() == Some("Node"))
-            {
+        // Unlike the endpoints role, a Node target reference wins over
+        // the endpoint's node name here, as in Prometheus.
+        if related.attach.node {
+            if let Some(r) = ep.target_ref.as_ref().filter(|r| r.kind.as_deref() == Some("Node")) {
                 related.add_node_labels(&mut target, r.name.as_deref().unwrap_or_default());
+            } else if let Some(node) = &ep.node_name {
+                related.add_node_labels(&mut target, node);
             }
         }
         let r = ep.target_ref.as_ref();
@@ -540,7 +598,7 @@ pub(crate) fn build_endpointslice(eps: &EndpointSlice, related: &Related<'_>) ->
             r.and_then(|r| r.namespace.as_deref()),
             r.and_then(|r| r.name.as_deref()),
         ) {
-            merge_pod(&mut target, pod, port.port);
+            merge_pod(&mut target, pod, port.port, None, related);
             let entry = seen
                 .entry(format!("{}/{}", namespace(&pod.metadata), name(&pod.metadata)))
                 .or_insert((pod, Vec::new()));
@@ -557,7 +615,7 @@ pub(crate) fn build_endpointslice(eps: &EndpointSlice, related: &Related<'_>) ->
             }
         }
     }
-    add_unseen_container_ports(&mut group, &seen);
+    add_unseen_container_ports(&mut group, &seen, related);
     group
 }
 

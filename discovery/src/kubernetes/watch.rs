@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use futures::stream::{BoxStream, SelectAll};
 use futures::{Stream, StreamExt};
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
@@ -25,7 +27,7 @@ use tokio::sync::mpsc;
 
 use super::roles::{self, Related};
 use crate::TargetGroup;
-use crate::config::{KubernetesRole, KubernetesSdConfig};
+use crate::config::{KubernetesAttachMetadata, KubernetesRole, KubernetesSdConfig};
 
 /// How long to keep collecting queued events before sending an update.
 const COALESCE: Duration = Duration::from_millis(50);
@@ -41,6 +43,8 @@ enum Change {
     EndpointSlice(Event<EndpointSlice>),
     Ingress(Event<Ingress>),
     Namespace(Event<Namespace>),
+    ReplicaSet(Event<ReplicaSet>),
+    Job(Event<Job>),
 }
 
 /// The kinds a role watches, and the label/field selectors for each.
@@ -53,14 +57,12 @@ pub(crate) enum Kind {
     EndpointSlice,
     Ingress,
     Namespace,
+    ReplicaSet,
+    Job,
 }
 
 /// The kinds `role` watches given its `attach_metadata`.
-pub(crate) fn kinds_for(
-    role: KubernetesRole,
-    attach_node: bool,
-    attach_namespace: bool,
-) -> Vec<Kind> {
+pub(crate) fn kinds_for(role: KubernetesRole, attach: &KubernetesAttachMetadata) -> Vec<Kind> {
     let mut kinds = match role {
         KubernetesRole::Node => vec![Kind::Node],
         KubernetesRole::Pod => vec![Kind::Pod],
@@ -73,18 +75,26 @@ pub(crate) fn kinds_for(
         role,
         KubernetesRole::Pod | KubernetesRole::Endpoints | KubernetesRole::EndpointSlice
     );
-    if attach_node && node_aware {
+    if attach.node && node_aware {
         kinds.push(Kind::Node);
     }
-    if attach_namespace && role != KubernetesRole::Node {
+    if attach.namespace && role != KubernetesRole::Node {
         kinds.push(Kind::Namespace);
+    }
+    // Prometheus opens these wherever pod labels are built (the pod,
+    // endpoints and endpointslice roles), whatever its docs say.
+    if attach.deployment && node_aware {
+        kinds.push(Kind::ReplicaSet);
+    }
+    if (attach.job || attach.cronjob) && node_aware {
+        kinds.push(Kind::Job);
     }
     kinds
 }
 
 fn role_of(kind: Kind) -> KubernetesRole {
     match kind {
-        Kind::Node | Kind::Namespace => KubernetesRole::Node,
+        Kind::Node | Kind::Namespace | Kind::ReplicaSet | Kind::Job => KubernetesRole::Node,
         Kind::Pod => KubernetesRole::Pod,
         Kind::Service => KubernetesRole::Service,
         Kind::Endpoints => KubernetesRole::Endpoints,
@@ -95,7 +105,9 @@ fn role_of(kind: Kind) -> KubernetesRole {
 
 fn watch_config(cfg: &KubernetesSdConfig, kind: Kind) -> watcher::Config {
     let mut wc = watcher::Config::default();
-    if kind == Kind::Namespace {
+    // Prometheus narrows neither the namespace watch nor the workload
+    // watches behind the pod controller labels.
+    if matches!(kind, Kind::Namespace | Kind::ReplicaSet | Kind::Job) {
         return wc;
     }
     for sel in cfg.selectors.iter().filter(|s| s.role == role_of(kind)) {
@@ -250,8 +262,9 @@ struct State {
     slices: Cache<EndpointSlice>,
     ingresses: Cache<Ingress>,
     namespaces: Cache<Namespace>,
-    attach_node: bool,
-    attach_namespace: bool,
+    replicasets: Cache<ReplicaSet>,
+    jobs: Cache<Job>,
+    attach: KubernetesAttachMetadata,
     /// Sources sent with targets, so deletions can be sent as empty groups.
     sent: BTreeSet<String>,
 }
@@ -296,6 +309,33 @@ impl State {
                     dirty.all = true;
                 }
             }
+            Change::ReplicaSet(ev) => {
+                let keys = self.replicasets.apply(ev);
+                self.owners_changed("ReplicaSet", &keys, dirty);
+            }
+            Change::Job(ev) => {
+                let keys = self.jobs.apply(ev);
+                self.owners_changed("Job", &keys, dirty);
+            }
+        }
+    }
+
+    /// Marks the groups of pods controlled by the changed owners (`kind`,
+    /// `namespace/name` keys): only their pod labels depend on them.
+    fn owners_changed(&self, kind: &str, keys: &[String], dirty: &mut Dirty) {
+        if keys.is_empty() {
+            return;
+        }
+        if self.role != KubernetesRole::Pod {
+            dirty.all = true;
+            return;
+        }
+        for (key, pod) in &self.pods.objects {
+            let owner = roles::controller_of(&pod.metadata).filter(|o| o.kind == kind);
+            let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+            if owner.is_some_and(|o| keys.iter().any(|k| *k == format!("{ns}/{}", o.name))) {
+                dirty.keys.insert(key.clone());
+            }
         }
     }
 
@@ -305,8 +345,9 @@ impl State {
             services: &self.services.objects,
             nodes: &self.nodes.objects,
             namespaces: &self.namespaces.objects,
-            attach_node: self.attach_node,
-            attach_namespace: self.attach_namespace,
+            replicasets: &self.replicasets.objects,
+            jobs: &self.jobs.objects,
+            attach: &self.attach,
         }
     }
 
@@ -384,10 +425,8 @@ pub(crate) async fn run(
     namespaces: Vec<String>,
     updates: mpsc::Sender<Vec<TargetGroup>>,
 ) {
-    let attach_node = cfg.attach_metadata.node;
-    let attach_namespace = cfg.attach_metadata.namespace;
     let mut streams: SelectAll<BoxStream<'static, Change>> = SelectAll::new();
-    for kind in kinds_for(cfg.role, attach_node, attach_namespace) {
+    for kind in kinds_for(cfg.role, &cfg.attach_metadata) {
         let wc = watch_config(&cfg, kind);
         match kind {
             Kind::Node => streams.push(watch_cluster::<Node>(&client, &wc, Change::Node)),
@@ -412,6 +451,10 @@ pub(crate) async fn run(
             Kind::Ingress => {
                 streams.extend(watch::<Ingress>(&client, &namespaces, &wc, Change::Ingress))
             }
+            Kind::ReplicaSet => {
+                streams.extend(watch::<ReplicaSet>(&client, &namespaces, &wc, Change::ReplicaSet))
+            }
+            Kind::Job => streams.extend(watch::<Job>(&client, &namespaces, &wc, Change::Job)),
         }
     }
     let mut state = State {
@@ -423,8 +466,9 @@ pub(crate) async fn run(
         slices: Cache::new(),
         ingresses: Cache::new(),
         namespaces: Cache::new(),
-        attach_node,
-        attach_namespace,
+        replicasets: Cache::new(),
+        jobs: Cache::new(),
+        attach: cfg.attach_metadata.clone(),
         sent: BTreeSet::new(),
     };
     // Prometheus sends an initial (possibly empty) set once caches sync;
@@ -453,15 +497,24 @@ mod tests {
 
     #[test]
     fn roles_watch_what_they_need() {
+        let none = KubernetesAttachMetadata::default();
+        let all = KubernetesAttachMetadata {
+            node: true,
+            namespace: true,
+            deployment: true,
+            job: true,
+            cronjob: true,
+        };
         assert_eq!(
-            kinds_for(KubernetesRole::Endpoints, false, false),
+            kinds_for(KubernetesRole::Endpoints, &none),
             [Kind::Endpoints, Kind::Service, Kind::Pod]
         );
         assert_eq!(
-            kinds_for(KubernetesRole::Pod, true, true),
-            [Kind::Pod, Kind::Node, Kind::Namespace]
+            kinds_for(KubernetesRole::Pod, &all),
+            [Kind::Pod, Kind::Node, Kind::Namespace, Kind::ReplicaSet, Kind::Job]
         );
-        assert_eq!(kinds_for(KubernetesRole::Node, true, true), [Kind::Node]);
+        assert_eq!(kinds_for(KubernetesRole::Node, &all), [Kind::Node]);
+        assert_eq!(kinds_for(KubernetesRole::Service, &all), [Kind::Service, Kind::Namespace]);
     }
 
     #[test]
