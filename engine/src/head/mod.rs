@@ -284,6 +284,12 @@ impl Head {
         });
         match written {
             Ok(chunk_ref) => {
+                // Grow the list by half rather than doubling (a first push
+                // would reserve four): a series keeps its cut chunks' refs
+                // for the head's whole span, 24 bytes each.
+                if st.mapped.len() == st.mapped.capacity() {
+                    st.mapped.reserve_exact((st.mapped.len() / 2).max(1));
+                }
                 st.mapped.push(MappedChunk { chunk_ref, min_t_ms: min_t, max_t_ms: max_t });
                 st.head.reset();
                 self.chunks_created.fetch_add(1, Ordering::Relaxed);
