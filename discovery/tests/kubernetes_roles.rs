@@ -578,3 +578,84 @@ async fn relists_after_410_gone_and_rewatches_after_a_dropped_connection() {
     assert!(server.list_calls("nodes") > lists_before, "no re-list after 410 Gone");
     assert_eq!(c.groups.keys().collect::<Vec<_>>(), ["node/node-a", "node/node-c"]);
 }
+
+/// One step's groups from a golden file.
+fn golden_step(role: &str, step: usize) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{role}.json"));
+    let steps: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("golden file")).expect("json");
+    steps[step]["groups"].clone()
+}
+
+#[tokio::test]
+async fn configs_with_the_same_parameters_share_one_list_and_watch() {
+    let server = FakeApiServer::start().await;
+    server.apply(&node("node-a", "10.0.0.1"));
+    server.apply(&Namespace {
+        metadata: meta(None, "default", &[("team", "core")], &[]),
+        ..Namespace::default()
+    });
+    server.apply(&pod("web-1", "10.1.0.5", "True"));
+    let extra = "attach_metadata:\n  node: true\n  namespace: true\n";
+    let mut a = Collector::start(&config(&server, "pod", extra));
+    a.settle(true).await;
+    // The second joins running watches and gets the full state at once.
+    let mut b = Collector::start(&config(&server, "pod", extra));
+    b.settle(true).await;
+    for c in [&a, &b] {
+        assert_eq!(c.snapshot(), golden_step("pod", 0));
+    }
+    for kind in ["pods", "nodes", "namespaces"] {
+        assert_eq!((kind, server.list_calls(kind)), (kind, 1));
+        assert_eq!((kind, server.watch_calls(kind)), (kind, 1));
+    }
+    // One event reaches both.
+    server.apply(&pod("web-1", "10.1.0.5", "False"));
+    a.settle(true).await;
+    b.settle(true).await;
+    for c in [&a, &b] {
+        assert_eq!(c.snapshot(), golden_step("pod", 1));
+    }
+
+    // A pod selector makes a different pod watch; nodes and namespaces
+    // are still shared.
+    let selected = format!("{extra}selectors:\n  - role: pod\n    label: app=web\n");
+    let mut c = Collector::start(&config(&server, "pod", &selected));
+    c.settle(true).await;
+    assert_eq!(c.snapshot(), golden_step("pod", 1));
+    assert_eq!((server.list_calls("pods"), server.watch_calls("pods")), (2, 2));
+    for kind in ["nodes", "namespaces"] {
+        assert_eq!((kind, server.list_calls(kind), server.watch_calls(kind)), (kind, 1, 1));
+    }
+}
+
+#[tokio::test]
+async fn a_watch_stops_with_its_last_subscriber_and_restarts_for_a_new_one() {
+    let server = FakeApiServer::start().await;
+    server.apply(&node("node-a", "10.0.0.1"));
+    let cfg = config(&server, "node", "");
+    let mut a = Collector::start(&cfg);
+    let mut b = Collector::start(&cfg);
+    a.settle(true).await;
+    b.settle(true).await;
+    assert_eq!(server.list_calls("nodes"), 1);
+
+    // One subscriber leaves: the other keeps getting events.
+    drop(a);
+    server.apply(&node("node-b", "10.0.0.2"));
+    b.settle(true).await;
+    assert_eq!(b.groups.keys().collect::<Vec<_>>(), ["node/node-a", "node/node-b"]);
+    assert_eq!(server.list_calls("nodes"), 1);
+
+    // The last one leaves: the watch stops, so a newcomer lists afresh and
+    // sees what changed meanwhile.
+    drop(b);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.delete(&node("node-a", "10.0.0.1"));
+    let mut c = Collector::start(&cfg);
+    c.settle(true).await;
+    assert_eq!(server.list_calls("nodes"), 2, "a new watch lists again");
+    assert_eq!(c.groups.keys().collect::<Vec<_>>(), ["node/node-b"]);
+}

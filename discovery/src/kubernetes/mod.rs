@@ -11,6 +11,7 @@
 mod client;
 mod labels;
 mod roles;
+mod shared;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod watch;

@@ -42,6 +42,7 @@ struct Store {
     /// Resource versions at or below this are "too old" (410 Gone).
     compacted_below: u64,
     list_calls: BTreeMap<String, u32>,
+    watch_calls: BTreeMap<String, u32>,
 }
 
 /// The fake API server; dropping it stops serving.
@@ -181,6 +182,11 @@ impl FakeApiServer {
         self.drops.send_modify(|g| *g += 1);
     }
 
+    /// How many watch requests a collection has served.
+    pub fn watch_calls(&self, collection: &str) -> u32 {
+        self.store.lock().expect("store lock").watch_calls.get(collection).copied().unwrap_or(0)
+    }
+
     /// How many list requests a collection has served.
     pub fn list_calls(&self, collection: &str) -> u32 {
         self.store.lock().expect("store lock").list_calls.get(collection).copied().unwrap_or(0)
@@ -259,6 +265,7 @@ async fn handle(
         return Ok(full(StatusCode::OK, &body));
     }
 
+    *store.lock().expect("store lock").watch_calls.entry(collection.clone()).or_default() += 1;
     let from: u64 = query.get("resourceVersion").and_then(|v| v.parse().ok()).unwrap_or(0);
     let mut live = events.subscribe();
     let mut dropped = drops.subscribe();

@@ -19,13 +19,13 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
 use super::roles::{self, Related};
+use super::shared::{self, WatchKey};
 use crate::TargetGroup;
 use crate::config::{KubernetesAttachMetadata, KubernetesRole, KubernetesSdConfig};
 
@@ -121,10 +121,18 @@ fn watch_config(cfg: &KubernetesSdConfig, kind: Kind) -> watcher::Config {
     wc
 }
 
+/// Where a discoverer's watches come from: its client and its config
+/// (whose connection settings decide which running watches it may share).
+struct Source<'a> {
+    client: &'a Client,
+    cfg: &'a KubernetesSdConfig,
+    kind: Kind,
+    wc: watcher::Config,
+}
+
 fn watch<K>(
-    client: &Client,
+    src: &Source<'_>,
     namespaces: &[String],
-    wc: &watcher::Config,
     wrap: fn(Event<K>) -> Change,
 ) -> Vec<BoxStream<'static, Change>>
 where
@@ -133,42 +141,38 @@ where
         + DeserializeOwned
         + Debug
         + Send
+        + Sync
         + 'static,
     K::DynamicType: Default,
 {
-    let apis: Vec<Api<K>> = if namespaces.is_empty() {
-        vec![Api::all(client.clone())]
-    } else {
-        namespaces.iter().map(|ns| Api::namespaced(client.clone(), ns)).collect()
-    };
-    apis.into_iter().map(|api| stream(watcher(api, wc.clone()), wrap)).collect()
+    if namespaces.is_empty() {
+        let key = WatchKey::new(src.cfg, src.kind, None, &src.wc);
+        let api = Api::all(src.client.clone());
+        return vec![stream(shared::subscribe(key, api, src.wc.clone()), wrap)];
+    }
+    namespaces
+        .iter()
+        .map(|ns| {
+            let key = WatchKey::new(src.cfg, src.kind, Some(ns), &src.wc);
+            let api = Api::namespaced(src.client.clone(), ns);
+            stream(shared::subscribe(key, api, src.wc.clone()), wrap)
+        })
+        .collect()
 }
 
-fn watch_cluster<K>(
-    client: &Client,
-    wc: &watcher::Config,
-    wrap: fn(Event<K>) -> Change,
-) -> BoxStream<'static, Change>
+fn watch_cluster<K>(src: &Source<'_>, wrap: fn(Event<K>) -> Change) -> BoxStream<'static, Change>
 where
     K: Resource<Scope = k8s_openapi::ClusterResourceScope>
         + Clone
         + DeserializeOwned
         + Debug
         + Send
+        + Sync
         + 'static,
     K::DynamicType: Default,
 {
-    stream(watcher(Api::<K>::all(client.clone()), wc.clone()), wrap)
-}
-
-fn watcher<K>(
-    api: Api<K>,
-    wc: watcher::Config,
-) -> impl Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static
-where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
-{
-    watcher::watcher(api, wc).default_backoff()
+    let key = WatchKey::new(src.cfg, src.kind, None, &src.wc);
+    stream(shared::subscribe(key, Api::<K>::all(src.client.clone()), src.wc.clone()), wrap)
 }
 
 fn stream<K: Send + 'static>(
@@ -427,34 +431,24 @@ pub(crate) async fn run(
 ) {
     let mut streams: SelectAll<BoxStream<'static, Change>> = SelectAll::new();
     for kind in kinds_for(cfg.role, &cfg.attach_metadata) {
-        let wc = watch_config(&cfg, kind);
+        let src = Source { client: &client, cfg: &cfg, kind, wc: watch_config(&cfg, kind) };
+        let (src, namespaces) = (&src, &namespaces);
         match kind {
-            Kind::Node => streams.push(watch_cluster::<Node>(&client, &wc, Change::Node)),
-            Kind::Namespace => {
-                streams.push(watch_cluster::<Namespace>(&client, &wc, Change::Namespace))
-            }
-            Kind::Pod => streams.extend(watch::<Pod>(&client, &namespaces, &wc, Change::Pod)),
-            Kind::Service => {
-                streams.extend(watch::<Service>(&client, &namespaces, &wc, Change::Service))
-            }
+            Kind::Node => streams.push(watch_cluster::<Node>(src, Change::Node)),
+            Kind::Namespace => streams.push(watch_cluster::<Namespace>(src, Change::Namespace)),
+            Kind::Pod => streams.extend(watch::<Pod>(src, namespaces, Change::Pod)),
+            Kind::Service => streams.extend(watch::<Service>(src, namespaces, Change::Service)),
             Kind::Endpoints => {
-                streams.extend(watch::<Endpoints>(&client, &namespaces, &wc, Change::Endpoints))
+                streams.extend(watch::<Endpoints>(src, namespaces, Change::Endpoints))
             }
             Kind::EndpointSlice => {
-                streams.extend(watch::<EndpointSlice>(
-                    &client,
-                    &namespaces,
-                    &wc,
-                    Change::EndpointSlice,
-                ));
+                streams.extend(watch::<EndpointSlice>(src, namespaces, Change::EndpointSlice));
             }
-            Kind::Ingress => {
-                streams.extend(watch::<Ingress>(&client, &namespaces, &wc, Change::Ingress))
-            }
+            Kind::Ingress => streams.extend(watch::<Ingress>(src, namespaces, Change::Ingress)),
             Kind::ReplicaSet => {
-                streams.extend(watch::<ReplicaSet>(&client, &namespaces, &wc, Change::ReplicaSet))
+                streams.extend(watch::<ReplicaSet>(src, namespaces, Change::ReplicaSet))
             }
-            Kind::Job => streams.extend(watch::<Job>(&client, &namespaces, &wc, Change::Job)),
+            Kind::Job => streams.extend(watch::<Job>(src, namespaces, Change::Job)),
         }
     }
     let mut state = State {
