@@ -8,6 +8,13 @@
 //! (each series' `Labels` allocation, and the index's copies of label names
 //! and values). Also prints the change of resident memory.
 //!
+//! It also prints the head's own accounting by structure
+//! (`Head::memory`: series structs, labels, open chunk buffers, cut chunk
+//! refs, label-hash shards, by-ref table, postings lists and maps) after 30
+//! samples a series (what a 150 s run at 5 s holds) and at the end, and the
+//! scrape loop's per-target cache (`ScrapeCache`, one per target of the
+//! load, keyed by each series' text) measured the same two ways.
+//!
 //! Run: `cargo bench -p promethium-benches --bench head_memory`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -16,7 +23,9 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use promethium_benches::NodeLoad;
 use promethium_engine::Appendable;
 use promethium_engine::db::{Db, DbOptions};
+use promethium_engine::head::HeadMemory;
 use promethium_engine::model::SeriesRef;
+use promethium_scrape::cache::ScrapeCache;
 
 struct Counting;
 
@@ -73,7 +82,10 @@ fn main() {
     let rss_before = rss_bytes();
     let db =
         Db::open(dir.path(), DbOptions { wal: None, ..DbOptions::default() }).expect("open db");
-    for _ in 0..ROUNDS {
+    for r in 0..ROUNDS {
+        if r == 30 {
+            print_breakdown("after 30 samples a series", &db.head().memory());
+        }
         load.next_round(&mut round);
         for target in 0..load.targets() {
             let mut app = db.appender();
@@ -125,5 +137,44 @@ fn main() {
         "head_memory/label_bytes_per_series (for reference): {:.0}",
         label_bytes as f64 / n as f64
     );
+    print_breakdown(&format!("after {ROUNDS} samples a series"), &db.head().memory());
+    scrape_caches(&load, &refs);
     db.close().expect("close");
+}
+
+fn print_breakdown(when: &str, m: &HeadMemory) {
+    let n = m.series.max(1) as f64;
+    println!("head_memory/by_structure ({when}, {} series), bytes per series:", m.series);
+    for (name, bytes) in m.parts() {
+        println!("  {name:<18} {:>7.1}", bytes as f64 / n);
+    }
+    println!("  {:<18} {:>7.1}", "total", m.total() as f64 / n);
+}
+
+/// One scrape cache per target holding every series under its text form
+/// (`name{labels}`, about the exposition's bytes) with the labels and refs
+/// the head holds: the cache's own bytes, counted by the allocator and by
+/// `ScrapeCache::series_heap_bytes`.
+fn scrape_caches(load: &NodeLoad, refs: &[Option<SeriesRef>]) {
+    let texts: Vec<Vec<u8>> = load.labels.iter().map(|l| l.to_string().into_bytes()).collect();
+    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let mut caches = Vec::with_capacity(load.targets());
+    for target in 0..load.targets() {
+        let mut cache = ScrapeCache::new();
+        cache.begin_scrape();
+        for i in load.target_series(target) {
+            cache.insert(&texts[i], load.labels[i].clone()).series_ref = refs[i];
+        }
+        cache.end_scrape(true);
+        caches.push(cache);
+    }
+    let heap = (LIVE_BYTES.load(Ordering::Relaxed) - before) as f64;
+    let own: usize = caches.iter().map(ScrapeCache::series_heap_bytes).sum();
+    let n = load.len() as f64;
+    println!(
+        "head_memory/scrape_cache_bytes_per_series: {:.1} counted, {:.1} by its accounting ({} targets)",
+        heap / n,
+        own as f64 / n,
+        caches.len()
+    );
 }
