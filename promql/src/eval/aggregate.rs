@@ -4,6 +4,7 @@
 //! the values present at that step, in input order (the order matters for
 //! float summation, and Prometheus folds in the same order).
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use promethium_engine::model::{Labels, METRIC_NAME, Sample};
@@ -60,6 +61,35 @@ struct Group {
     incremental: bool,
     values: Vec<f64>,
     drop_name: bool,
+}
+
+/// The order `topk` (`top`) or `bottomk` ranks values in: best first, NaN
+/// last, ties in input order. Members are `(series index, value)` in input
+/// order, so the index breaks ties and the order is total.
+fn rank(top: bool, x: (usize, f64), y: (usize, f64)) -> Ordering {
+    let by_value = match (x.1.is_nan(), y.1.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ if top => y.1.partial_cmp(&x.1).unwrap_or(Ordering::Equal),
+        _ => x.1.partial_cmp(&y.1).unwrap_or(Ordering::Equal),
+    };
+    by_value.then(x.0.cmp(&y.0))
+}
+
+/// Keeps the `k` best members of `m` (input order), best first: the same
+/// members and order as a stable sort followed by truncation, which is
+/// what Prometheus' heap yields (a later equal value never displaces an
+/// earlier one). Partitioning around the k-th member first makes this
+/// linear in the group size plus `k log k`, instead of sorting the whole
+/// group at every step (measured: `topk(10, ...)` over 80k series spent
+/// most of its aggregation time sorting).
+fn select_k(m: &mut Vec<(usize, f64)>, k: usize, top: bool) {
+    if k < m.len() {
+        m.select_nth_unstable_by(k - 1, |&x, &y| rank(top, x, y));
+        m.truncate(k);
+    }
+    m.sort_unstable_by(|&x, &y| rank(top, x, y));
 }
 
 impl Evaluator<'_, '_> {
@@ -135,10 +165,15 @@ impl Evaluator<'_, '_> {
         let mut group_of = Vec::with_capacity(input.len());
         for s in input {
             let key = group_labels(&s.labels, grouping, a.without);
-            let g = *index.entry(key.clone()).or_insert_with(|| {
-                outputs.push(EvalSeries::new(key, false, Vec::new()));
-                outputs.len() - 1
-            });
+            // Most series join an existing group: look up before cloning the key.
+            let g = match index.get(&key) {
+                Some(&g) => g,
+                None => {
+                    index.insert(key.clone(), outputs.len());
+                    outputs.push(EvalSeries::new(key, false, Vec::new()));
+                    outputs.len() - 1
+                }
+            };
             group_of.push(g);
         }
         let mut groups = vec![Group::default(); outputs.len()];
@@ -322,18 +357,7 @@ impl Evaluator<'_, '_> {
                         if k < 1 {
                             continue;
                         }
-                        let top = a.op == AggregateOp::Topk;
-                        m.sort_by(|x, y| {
-                            use std::cmp::Ordering;
-                            match (x.1.is_nan(), y.1.is_nan()) {
-                                (true, true) => Ordering::Equal,
-                                (true, false) => Ordering::Greater,
-                                (false, true) => Ordering::Less,
-                                _ if top => y.1.partial_cmp(&x.1).unwrap_or(Ordering::Equal),
-                                _ => x.1.partial_cmp(&y.1).unwrap_or(Ordering::Equal),
-                            }
-                        });
-                        m.truncate(k as usize);
+                        select_k(&mut m, k as usize, a.op == AggregateOp::Topk);
                     }
                     AggregateOp::Limitk => {
                         if k < 1 {

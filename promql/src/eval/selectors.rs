@@ -1,13 +1,26 @@
 //! Vector and matrix selectors: one select per selector for the whole
 //! query range, then cursors over each series' samples.
 
-use promethium_engine::SelectHints;
 use promethium_engine::model::{Labels, Sample, is_stale_nan};
+use promethium_engine::{SampleIterator, SelectHints};
 
 use super::{EvalSeries, Evaluator};
 use crate::PromqlError;
 use crate::functions::range_fns;
 use crate::parser::ast::{MatrixSelector, VectorSelector};
+
+/// The next sample of `it` with `mint <= t <= maxt`; `None` once past `maxt`.
+fn next_in_range(it: &mut dyn SampleIterator, mint: i64, maxt: i64) -> Option<Sample> {
+    loop {
+        let s = it.next()?;
+        if s.t_ms > maxt {
+            return None;
+        }
+        if s.t_ms >= mint {
+            return Some(s);
+        }
+    }
+}
 
 /// The samples of one selected series inside the needed time range.
 pub(crate) struct LoadedSeries {
@@ -16,6 +29,17 @@ pub(crate) struct LoadedSeries {
 }
 
 impl Evaluator<'_, '_> {
+    /// What a select over `[mint, maxt]` is for.
+    fn hints(&self, mint: i64, maxt: i64, range_ms: i64, func: Option<&str>) -> SelectHints {
+        SelectHints {
+            start_ms: mint,
+            end_ms: maxt,
+            step_ms: if self.start_ms == self.end_ms { 0 } else { self.interval_ms },
+            range_ms,
+            func: func.map(str::to_owned),
+        }
+    }
+
     /// Selects the series of `vs` and reads their samples with
     /// `mint <= t <= maxt`, dropping staleness markers when `drop_stale`.
     pub(crate) fn load_series(
@@ -27,14 +51,8 @@ impl Evaluator<'_, '_> {
         func: Option<&str>,
         drop_stale: bool,
     ) -> Result<Vec<LoadedSeries>, PromqlError> {
-        let hints = SelectHints {
-            start_ms: mint,
-            end_ms: maxt,
-            step_ms: if self.start_ms == self.end_ms { 0 } else { self.interval_ms },
-            range_ms,
-            func: func.map(str::to_owned),
-        };
-        let set = self.ctx.querier.select(&vs.matchers, Some(&hints))?;
+        let set =
+            self.ctx.querier.select(&vs.matchers, Some(&self.hints(mint, maxt, range_ms, func)))?;
         let mut out = Vec::with_capacity(set.len());
         let mut total = 0usize;
         for series in &set {
@@ -82,34 +100,54 @@ impl Evaluator<'_, '_> {
         if vs.smoothed {
             return self.eval_smoothed_selector(vs, first_ref, last_ref, offset, at);
         }
-        let loaded = self.load_series(vs, first_ref - lookback + 1, last_ref, 0, None, false)?;
+        let mint = first_ref - lookback + 1;
+        let set =
+            self.ctx.querier.select(&vs.matchers, Some(&self.hints(mint, last_ref, 0, None)))?;
         let steps = self.steps();
-        let mut out = Vec::with_capacity(loaded.len());
-        let mut held = 0usize;
-        for series in loaded {
-            let samples = &series.samples;
+        let mut out = Vec::with_capacity(set.len());
+        let (mut held, mut total) = (0usize, 0usize);
+        // Each series is walked once, straight from storage: only the
+        // newest sample at or before each step's reference time matters,
+        // so no per-series sample buffer is built (an instant query over
+        // 80k series would otherwise copy every sample of the lookback
+        // window once more).
+        for (n, series) in set.iter().enumerate() {
+            if n % 256 == 255 {
+                self.ctx.check_deadline("query execution")?;
+            }
+            let mut it = series.iter();
+            it.seek(mint);
+            let mut pending = next_in_range(it.as_mut(), mint, last_ref);
+            let mut newest: Option<Sample> = None;
             let mut points = Vec::new();
-            let mut j = 0;
             for i in 0..steps {
                 let t = self.step_ts(i);
                 let reference = at.unwrap_or(t) - offset;
-                while j < samples.len() && samples[j].t_ms <= reference {
-                    j += 1;
+                while let Some(s) = pending.filter(|s| s.t_ms <= reference) {
+                    total += 1;
+                    newest = Some(s);
+                    pending = next_in_range(it.as_mut(), mint, last_ref);
                 }
-                if j == 0 {
-                    continue;
-                }
-                let s = samples[j - 1];
-                if s.t_ms > reference - lookback && !is_stale_nan(s.value) {
+                if let Some(s) = newest
+                    && s.t_ms > reference - lookback
+                    && !is_stale_nan(s.value)
+                {
                     let value = if timestamps { s.t_ms as f64 / 1000.0 } else { s.value };
                     points.push(Sample::new(t, value));
                 }
             }
+            // Samples after the last reference still count as loaded.
+            while pending.is_some() {
+                total += 1;
+                pending = next_in_range(it.as_mut(), mint, last_ref);
+            }
             held += points.len();
             if !points.is_empty() {
-                out.push(EvalSeries::new(series.labels, false, points));
+                out.push(EvalSeries::new(series.labels().clone(), false, points));
             }
         }
+        self.ctx.count_loaded(total);
+        self.ctx.hold_samples(total)?;
         self.ctx.hold_samples(held)?;
         Ok(out)
     }
