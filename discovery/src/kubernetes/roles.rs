@@ -6,6 +6,7 @@
 //! cluster. Sources, targets and labels match Prometheus' discovery.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
@@ -31,12 +32,12 @@ use crate::{ADDRESS_LABEL, LabelSet, TargetGroup};
 /// watch caches: a rebuild must not copy thousands of objects.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Related<'a> {
-    pub(crate) pods: &'a HashMap<String, Pod>,
-    pub(crate) services: &'a HashMap<String, Service>,
-    pub(crate) nodes: &'a HashMap<String, Node>,
-    pub(crate) namespaces: &'a HashMap<String, Namespace>,
-    pub(crate) replicasets: &'a HashMap<String, ReplicaSet>,
-    pub(crate) jobs: &'a HashMap<String, Job>,
+    pub(crate) pods: &'a HashMap<String, Arc<Pod>>,
+    pub(crate) services: &'a HashMap<String, Arc<Service>>,
+    pub(crate) nodes: &'a HashMap<String, Arc<Node>>,
+    pub(crate) namespaces: &'a HashMap<String, Arc<Namespace>>,
+    pub(crate) replicasets: &'a HashMap<String, Arc<ReplicaSet>>,
+    pub(crate) jobs: &'a HashMap<String, Arc<Job>>,
     pub(crate) attach: &'a KubernetesAttachMetadata,
 }
 
@@ -370,7 +371,10 @@ fn resolve_pod<'a>(
     if kind != Some("Pod") {
         return None;
     }
-    related.pods.get(&format!("{}/{}", ns.unwrap_or_default(), name.unwrap_or_default()))
+    related
+        .pods
+        .get(&format!("{}/{}", ns.unwrap_or_default(), name.unwrap_or_default()))
+        .map(|p| &**p)
 }
 
 /// Adds the labels of a pod behind an endpoint, and those of the container

@@ -77,11 +77,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The state one watch shares with its subscribers.
 struct Hub<K> {
     /// The objects as of the last completed list plus later events.
-    objects: HashMap<String, K>,
+    /// Shared, not copied, with every subscriber's cache.
+    objects: HashMap<String, Arc<K>>,
     /// Objects of a list in progress.
-    listing: Option<HashMap<String, K>>,
+    listing: Option<HashMap<String, Arc<K>>>,
     synced: bool,
-    subscribers: Vec<mpsc::UnboundedSender<Event<K>>>,
+    subscribers: Vec<mpsc::UnboundedSender<Event<Arc<K>>>>,
 }
 
 /// One running watch; dropping the last handle stops it.
@@ -104,19 +105,26 @@ fn object_key<K: Resource>(obj: &K) -> String {
     }
 }
 
-impl<K: Resource + Clone> Hub<K> {
+impl<K: Resource> Hub<K> {
     /// Records an event and forwards it to every live subscriber.
     fn publish(&mut self, ev: Event<K>) {
+        let ev = match ev {
+            Event::Apply(obj) => Event::Apply(Arc::new(obj)),
+            Event::Delete(obj) => Event::Delete(Arc::new(obj)),
+            Event::Init => Event::Init,
+            Event::InitApply(obj) => Event::InitApply(Arc::new(obj)),
+            Event::InitDone => Event::InitDone,
+        };
         match &ev {
             Event::Apply(obj) => {
-                self.objects.insert(object_key(obj), obj.clone());
+                self.objects.insert(object_key(&**obj), Arc::clone(obj));
             }
             Event::Delete(obj) => {
-                self.objects.remove(&object_key(obj));
+                self.objects.remove(&object_key(&**obj));
             }
             Event::Init => self.listing = Some(HashMap::new()),
             Event::InitApply(obj) => {
-                self.listing.get_or_insert_default().insert(object_key(obj), obj.clone());
+                self.listing.get_or_insert_default().insert(object_key(&**obj), Arc::clone(obj));
             }
             Event::InitDone => {
                 self.objects = self.listing.take().unwrap_or_default();
@@ -129,8 +137,8 @@ impl<K: Resource + Clone> Hub<K> {
     /// Adds a subscriber, first replaying what is known as list events: the
     /// objects of a list in progress (its end follows live), or else the
     /// current objects once the first list is done.
-    fn join(&mut self, tx: mpsc::UnboundedSender<Event<K>>) {
-        let replay: Vec<Event<K>> = match (&self.listing, self.synced) {
+    fn join(&mut self, tx: mpsc::UnboundedSender<Event<Arc<K>>>) {
+        let replay: Vec<Event<Arc<K>>> = match (&self.listing, self.synced) {
             (Some(listing), _) => std::iter::once(Event::Init)
                 .chain(listing.values().cloned().map(Event::InitApply))
                 .collect(),
@@ -156,7 +164,7 @@ pub(crate) fn subscribe<K>(
     key: WatchKey,
     api: Api<K>,
     wc: watcher::Config,
-) -> impl Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static
+) -> impl Stream<Item = Result<Event<Arc<K>>, watcher::Error>> + Send + 'static
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Debug;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{BoxStream, SelectAll};
@@ -36,15 +37,15 @@ const COALESCE: Duration = Duration::from_millis(50);
 /// the size difference between variants costs nothing worth a box.
 #[allow(clippy::large_enum_variant)]
 enum Change {
-    Node(Event<Node>),
-    Pod(Event<Pod>),
-    Service(Event<Service>),
-    Endpoints(Event<Endpoints>),
-    EndpointSlice(Event<EndpointSlice>),
-    Ingress(Event<Ingress>),
-    Namespace(Event<Namespace>),
-    ReplicaSet(Event<ReplicaSet>),
-    Job(Event<Job>),
+    Node(Event<Arc<Node>>),
+    Pod(Event<Arc<Pod>>),
+    Service(Event<Arc<Service>>),
+    Endpoints(Event<Arc<Endpoints>>),
+    EndpointSlice(Event<Arc<EndpointSlice>>),
+    Ingress(Event<Arc<Ingress>>),
+    Namespace(Event<Arc<Namespace>>),
+    ReplicaSet(Event<Arc<ReplicaSet>>),
+    Job(Event<Arc<Job>>),
 }
 
 /// The kinds a role watches, and the label/field selectors for each.
@@ -133,7 +134,7 @@ struct Source<'a> {
 fn watch<K>(
     src: &Source<'_>,
     namespaces: &[String],
-    wrap: fn(Event<K>) -> Change,
+    wrap: fn(Event<Arc<K>>) -> Change,
 ) -> Vec<BoxStream<'static, Change>>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
@@ -160,7 +161,10 @@ where
         .collect()
 }
 
-fn watch_cluster<K>(src: &Source<'_>, wrap: fn(Event<K>) -> Change) -> BoxStream<'static, Change>
+fn watch_cluster<K>(
+    src: &Source<'_>,
+    wrap: fn(Event<Arc<K>>) -> Change,
+) -> BoxStream<'static, Change>
 where
     K: Resource<Scope = k8s_openapi::ClusterResourceScope>
         + Clone
@@ -195,7 +199,7 @@ fn stream<K: Send + 'static>(
 /// A cache of one kind, keyed by `namespace/name` (or name), tracking the
 /// keys seen during a (re-)list so objects gone meanwhile are dropped.
 struct Cache<K> {
-    objects: HashMap<String, K>,
+    objects: HashMap<String, Arc<K>>,
     relisting: Option<BTreeSet<String>>,
 }
 
@@ -212,7 +216,7 @@ impl<K: Resource> Cache<K> {
     }
 
     /// Applies an event; returns the keys that changed.
-    fn apply(&mut self, ev: Event<K>) -> Vec<String> {
+    fn apply(&mut self, ev: Event<Arc<K>>) -> Vec<String> {
         match ev {
             Event::Apply(obj) => {
                 let k = Self::key(&obj);
@@ -378,9 +382,10 @@ impl State {
         };
         for key in keys {
             let (source, group) = match self.role {
-                R::Node => {
-                    (format!("node/{key}"), self.nodes.objects.get(&key).map(roles::build_node))
-                }
+                R::Node => (
+                    format!("node/{key}"),
+                    self.nodes.objects.get(&key).map(|n| roles::build_node(n)),
+                ),
                 R::Pod => (
                     format!("pod/{key}"),
                     self.pods.objects.get(&key).map(|p| roles::build_pod(p, &related)),
@@ -520,10 +525,10 @@ mod tests {
             p.metadata.namespace = Some("ns".into());
             p
         };
-        cache.apply(Event::Apply(pod("a")));
-        cache.apply(Event::Apply(pod("b")));
+        cache.apply(Event::Apply(Arc::new(pod("a"))));
+        cache.apply(Event::Apply(Arc::new(pod("b"))));
         cache.apply(Event::Init);
-        cache.apply(Event::InitApply(pod("a")));
+        cache.apply(Event::InitApply(Arc::new(pod("a"))));
         let gone = cache.apply(Event::InitDone);
         assert_eq!(gone, ["ns/b"]);
         assert!(cache.objects.contains_key("ns/a"));
