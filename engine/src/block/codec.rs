@@ -208,14 +208,14 @@ pub fn decode_values(
             let e = *data.get(pos)?;
             pos += 1;
             let scale = *POW10.get(usize::from(e))?;
-            let delta = kind == VALUES_DECIMAL_DELTA;
-            let mut m = 0i64;
-            for (i, &t) in ts[..hi].iter().enumerate() {
-                let x = get_varint_fast(data, &mut pos)?;
-                m = if delta { m.wrapping_add(x) } else { x };
-                if i >= lo {
-                    out.push(Sample { t_ms: t, value: m as f64 / scale });
-                }
+            let rest = &data[pos..];
+            // One loop per case, so the per-sample work has no branch on
+            // the kind and integers (most columns) skip the division.
+            match (kind == VALUES_DECIMAL_DELTA, e) {
+                (true, 0) => decode_decimal::<true>(rest, ts, lo, hi, out, |m| m as f64)?,
+                (true, _) => decode_decimal::<true>(rest, ts, lo, hi, out, |m| m as f64 / scale)?,
+                (false, 0) => decode_decimal::<false>(rest, ts, lo, hi, out, |m| m as f64)?,
+                (false, _) => decode_decimal::<false>(rest, ts, lo, hi, out, |m| m as f64 / scale)?,
             }
         }
         VALUES_XOR => {
@@ -228,6 +228,31 @@ pub fn decode_values(
             }
         }
         _ => return None,
+    }
+    Some(())
+}
+
+/// Decodes decimal mantissas (deltas if `DELTA`) for `ts`, pushing the
+/// samples at positions `lo..hi` with values `value(m)`.
+#[inline(always)]
+fn decode_decimal<const DELTA: bool>(
+    data: &[u8],
+    ts: &[i64],
+    lo: usize,
+    hi: usize,
+    out: &mut Vec<Sample>,
+    value: impl Fn(i64) -> f64,
+) -> Option<()> {
+    let mut pos = 0;
+    let mut m = 0i64;
+    for _ in 0..lo {
+        let x = get_varint_fast(data, &mut pos)?;
+        m = if DELTA { m.wrapping_add(x) } else { x };
+    }
+    for &t in &ts[lo..hi] {
+        let x = get_varint_fast(data, &mut pos)?;
+        m = if DELTA { m.wrapping_add(x) } else { x };
+        out.push(Sample { t_ms: t, value: value(m) });
     }
     Some(())
 }
