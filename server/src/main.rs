@@ -2,15 +2,6 @@
 
 use promethium_server::flags::Flags;
 
-/// mimalloc rather than glibc's malloc: on the side-by-side scrape load
-/// (401k series, 200 targets every 5 s) the process' steady RSS is ~21 %
-/// lower (730 against 926 bytes per active series in back-to-back runs),
-/// because glibc's per-thread arenas keep the freed memory of each scrape's
-/// transient buffers (bodies, batches, WAL records) fragmented and resident
-/// (docs/decisions/2026-12-05-series-memory.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let flags = match Flags::parse_from_args(std::env::args()) {
         Ok(f) => f,
