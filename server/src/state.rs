@@ -57,6 +57,9 @@ pub struct AppState {
     pub cors: Option<GoRegex>,
     /// The web config (basic auth users).
     pub web_config: WebConfig,
+    /// The remote-write receiver (its series cache belongs to `storage`,
+    /// which is installed once).
+    pub remote_write: crate::remote::write::Receiver,
     storage: OnceLock<Arc<dyn Storage>>,
     config: RwLock<Arc<LoadedConfig>>,
     targets: RwLock<Arc<dyn TargetSource>>,
@@ -84,6 +87,7 @@ impl AppState {
             control,
             cors,
             web_config,
+            remote_write: crate::remote::write::Receiver::new(),
             storage: OnceLock::new(),
             config: RwLock::new(Arc::new(config)),
             targets: RwLock::new(Arc::new(NoTargets)),

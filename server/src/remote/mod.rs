@@ -2,4 +2,6 @@
 //! (The sender and remote read come later.)
 
 pub mod proto;
+pub mod series_cache;
+pub mod wire;
 pub mod write;

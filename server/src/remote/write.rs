@@ -1,25 +1,34 @@
 //! `POST /api/v1/write`: decodes a snappy-compressed `WriteRequest` and
 //! appends it through the storage's `Appender` as one batch.
 //!
+//! The request is walked in place ([`wire`]) rather than decoded into an
+//! owned model, and a series whose exact label bytes were seen before is
+//! appended by its cached reference ([`SeriesCache`]) without validating or
+//! building its labels again; see `docs/decisions/2026-12-05-remote-write-decode.md`.
+//!
 //! Status codes follow Prometheus, because senders retry on 5xx and drop
 //! the batch on 4xx: a body that does not decode, a duplicate label name,
 //! and out-of-order, out-of-bounds or duplicate samples are permanent (400,
-//! the batch is rolled back); a failed commit is retryable (500). Series
+//! the batch is rolled back; so are label names or values that are not
+//! UTF-8 and empty label names); a failed commit is retryable (500). Series
 //! without a metric name are skipped, as Prometheus skips them.
 
+use std::cell::RefCell;
+use std::ops::Range;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use hyper::header;
 use hyper::{Request, StatusCode};
-use promethium_engine::AppendError;
 use promethium_engine::model::Labels;
+use promethium_engine::{AppendError, Appendable, Appender};
 use prost::Message;
+use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
 use super::proto::WriteRequest;
+use super::series_cache::SeriesCache;
+use super::wire;
 use crate::http::{ReqBody, Resp, read_body, text};
 use crate::state::AppState;
-use crate::storage::Storage;
 
 /// Largest compressed body accepted.
 const MAX_COMPRESSED_BYTES: usize = 32 << 20;
@@ -60,7 +69,10 @@ pub async fn handle<B: ReqBody>(state: &Arc<AppState>, req: Request<B>) -> Resp 
         Ok(b) => b,
         Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
     };
-    let result = tokio::task::spawn_blocking(move || write(&*storage, &body)).await;
+    let state_for_write = Arc::clone(state);
+    let result =
+        tokio::task::spawn_blocking(move || state_for_write.remote_write.write(&*storage, &body))
+            .await;
     match result {
         Ok(Ok((accepted, skipped))) => {
             state.telemetry.remote_write(accepted, skipped);
@@ -83,8 +95,26 @@ pub async fn handle<B: ReqBody>(state: &Arc<AppState>, req: Request<B>) -> Resp 
     }
 }
 
-/// Decodes a snappy-compressed `WriteRequest`.
-pub fn decode(body: &[u8]) -> Result<WriteRequest, WriteError> {
+/// Decompressed bytes kept between requests on the same thread (the
+/// blocking pool reuses its threads), so a request neither allocates nor
+/// zero-fills its snappy output once the buffer has grown to the usual
+/// request size.
+#[derive(Default)]
+struct Scratch {
+    raw: Vec<u8>,
+    wire: wire::Scratch,
+}
+
+/// A buffer grown past this by an unusually large request is dropped
+/// afterwards rather than kept by the thread.
+const RETAINED_BYTES: usize = 8 << 20;
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// Decompresses `body` into `out`, which keeps its allocation.
+fn decompress<'o>(body: &[u8], out: &'o mut Vec<u8>) -> Result<&'o [u8], WriteError> {
     let len = snap::raw::decompress_len(body)
         .map_err(|e| WriteError::BadRequest(format!("snappy: {e}")))?;
     if len > MAX_DECOMPRESSED_BYTES {
@@ -92,66 +122,221 @@ pub fn decode(body: &[u8]) -> Result<WriteRequest, WriteError> {
             "decompressed body of {len} bytes exceeds the limit of {MAX_DECOMPRESSED_BYTES}"
         )));
     }
-    let raw = snap::raw::Decoder::new()
-        .decompress_vec(body)
+    if out.len() < len {
+        out.resize(len, 0);
+    }
+    let n = snap::raw::Decoder::new()
+        .decompress(body, &mut out[..len])
         .map_err(|e| WriteError::BadRequest(format!("snappy: {e}")))?;
-    WriteRequest::decode(raw.as_slice())
-        .map_err(|e| WriteError::BadRequest(format!("decoding protobuf: {e}")))
+    Ok(&out[..n])
 }
 
-/// Appends a compressed request as one batch. Returns samples accepted and
-/// samples skipped (series without a metric name).
-pub fn write(storage: &dyn Storage, body: &Bytes) -> Result<(u64, u64), WriteError> {
-    let req = decode(body)?;
-    let mut app = storage.appender();
-    let mut accepted = 0u64;
-    let mut skipped = 0u64;
-    for ts in &req.timeseries {
-        let labels = match Labels::try_from_pairs(
-            ts.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
-        ) {
-            Ok(l) => l,
-            Err(dup) => {
-                app.rollback();
-                return Err(WriteError::BadRequest(format!(
-                    "invalid labels for series: duplicate label name {}",
-                    dup.0
-                )));
-            }
-        };
-        if labels.metric_name().is_none_or(str::is_empty) {
-            skipped += ts.samples.len() as u64;
-            continue;
+/// Runs `f` on the decompressed body with this thread's scratch.
+fn with_decompressed<T>(
+    body: &[u8],
+    f: impl FnOnce(&[u8], &mut wire::Scratch) -> Result<T, WriteError>,
+) -> Result<T, WriteError> {
+    SCRATCH.with_borrow_mut(|scratch| {
+        let Scratch { raw, wire } = scratch;
+        let result = decompress(body, raw).and_then(|bytes| f(bytes, wire));
+        if raw.capacity() > RETAINED_BYTES {
+            *raw = Vec::new();
         }
-        let mut series_ref = None;
-        for s in &ts.samples {
-            match app.append(series_ref, &labels, s.timestamp, s.value) {
-                Ok(r) => {
-                    series_ref = Some(r);
-                    accepted += 1;
-                }
-                Err(
-                    e @ (AppendError::OutOfOrder
-                    | AppendError::OutOfBounds
-                    | AppendError::DuplicateTimestamp),
-                ) => {
-                    app.rollback();
-                    tracing::error!(series = %labels, timestamp = s.timestamp, error = %e, "out of order sample from remote write");
-                    return Err(WriteError::BadRequest(e.to_string()));
-                }
-                Err(e @ (AppendError::EmptyLabels | AppendError::DuplicateLabelName(_))) => {
-                    app.rollback();
-                    return Err(WriteError::BadRequest(e.to_string()));
+        result
+    })
+}
+
+/// Decodes a compressed request without storing it; returns its series and
+/// samples. Checks what [`Receiver::write`] checks except label validity
+/// (for benchmarks and tools).
+pub fn scan(body: &[u8]) -> Result<(u64, u64), WriteError> {
+    with_decompressed(body, |raw, scratch| {
+        let (mut series, mut samples) = (0u64, 0u64);
+        wire::for_each_series(raw, scratch, |s| {
+            series += 1;
+            samples += s.samples.len() as u64;
+            Ok::<_, WriteError>(())
+        })?;
+        Ok((series, samples))
+    })
+}
+
+impl From<wire::DecodeError> for WriteError {
+    fn from(e: wire::DecodeError) -> Self {
+        WriteError::BadRequest(format!("decoding protobuf: {e}"))
+    }
+}
+
+/// The remote-write receiver of one storage: holds the series cache, so
+/// there is one per storage (a reference means nothing to another).
+#[derive(Default)]
+pub struct Receiver {
+    cache: SeriesCache,
+}
+
+/// Samples accepted and skipped so far in a request.
+#[derive(Default)]
+struct Counts {
+    accepted: u64,
+    skipped: u64,
+}
+
+impl Receiver {
+    /// A receiver with an empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Series in the cache.
+    pub fn cached_series(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Appends a compressed request as one batch. Returns samples accepted
+    /// and samples skipped (series without a metric name).
+    pub fn write<S: Appendable + ?Sized>(
+        &self,
+        storage: &S,
+        body: &[u8],
+    ) -> Result<(u64, u64), WriteError> {
+        with_decompressed(body, |raw, scratch| {
+            let mut app = storage.appender();
+            let no_labels = Labels::empty();
+            let mut counts = Counts::default();
+            let walked = wire::for_each_series(raw, scratch, |s| {
+                self.append_series(&mut *app, raw, s, &no_labels, &mut counts)
+            });
+            match walked {
+                Ok(()) => {
+                    app.commit().map_err(|e| WriteError::Internal(e.to_string()))?;
+                    Ok((counts.accepted, counts.skipped))
                 }
                 Err(e) => {
                     app.rollback();
-                    return Err(WriteError::Internal(e.to_string()));
+                    Err(e)
                 }
             }
-        }
+        })
     }
-    app.commit().map_err(|e| WriteError::Internal(e.to_string()))?;
-    Ok((accepted, skipped))
+
+    /// Appends one series' samples: by cached reference when the exact
+    /// label bytes were seen before, else by validated labels.
+    fn append_series(
+        &self,
+        app: &mut (dyn Appender + '_),
+        raw: &[u8],
+        s: &wire::Series<'_>,
+        no_labels: &Labels,
+        counts: &mut Counts,
+    ) -> Result<(), WriteError> {
+        let key = label_key(raw, s.label_fields);
+        if let Some(cached) = self.cache.get(key) {
+            let Some(first) = s.samples.first() else { return Ok(()) };
+            // A reference with no labels is trusted while the series is
+            // live; once the head has dropped it the storage has no labels
+            // to recreate it from and says so with `EmptyLabels`.
+            match app.append(Some(cached), no_labels, first.t_ms, first.value) {
+                Ok(r) => {
+                    counts.accepted += 1;
+                    for x in &s.samples[1..] {
+                        app.append(Some(r), no_labels, x.t_ms, x.value)
+                            .map_err(|e| append_error(e, raw, s, x.t_ms))?;
+                        counts.accepted += 1;
+                    }
+                    return Ok(());
+                }
+                Err(AppendError::EmptyLabels) => self.cache.remove(key),
+                Err(e) => return Err(append_error(e, raw, s, first.t_ms)),
+            }
+        }
+        let labels = validated_labels(raw, s.label_fields)?;
+        if labels.metric_name().is_none_or(str::is_empty) {
+            counts.skipped += s.samples.len() as u64;
+            return Ok(());
+        }
+        let mut series_ref = None;
+        for x in s.samples {
+            let r = app
+                .append(series_ref, &labels, x.t_ms, x.value)
+                .map_err(|e| append_error(e, raw, s, x.t_ms))?;
+            if series_ref.is_none() {
+                self.cache.insert(key, r);
+            }
+            series_ref = Some(r);
+            counts.accepted += 1;
+        }
+        Ok(())
+    }
+}
+
+/// The cache key of a series: xxh3-128 of its `labels` fields, tags and
+/// lengths included, so different label lists never give the same bytes.
+fn label_key(raw: &[u8], fields: &[Range<usize>]) -> u128 {
+    let (Some(first), Some(last)) = (fields.first(), fields.last()) else {
+        return xxh3_128(&[]);
+    };
+    if fields.windows(2).all(|w| w[0].end == w[1].start) {
+        // Senders put the labels first and together: one slice.
+        return xxh3_128(&raw[first.start..last.end]);
+    }
+    let mut h = Xxh3::new();
+    for f in fields {
+        h.update(&raw[f.clone()]);
+    }
+    h.digest128()
+}
+
+/// A series' labels, checked as a new series is: UTF-8, no empty and no
+/// repeated label name. Sorted and without empty values, as `Labels` are.
+fn validated_labels(raw: &[u8], fields: &[Range<usize>]) -> Result<Labels, WriteError> {
+    let mut pairs = Vec::with_capacity(fields.len());
+    for f in fields {
+        let (name, value) = wire::label_text(raw, f.clone())?;
+        if name.is_empty() {
+            return Err(WriteError::BadRequest(
+                "invalid labels for series: empty label name".to_owned(),
+            ));
+        }
+        pairs.push((name, value));
+    }
+    Labels::try_from_pairs(pairs).map_err(|dup| {
+        WriteError::BadRequest(format!("invalid labels for series: duplicate label name {}", dup.0))
+    })
+}
+
+/// The series' labels for a log line, however malformed.
+fn describe(raw: &[u8], s: &wire::Series<'_>) -> String {
+    let mut out = String::from("{");
+    for (i, f) in s.label_fields.iter().enumerate() {
+        let Ok((n, v)) = wire::label_payload(raw, f.clone()).and_then(|p| wire::label(raw, p))
+        else {
+            continue;
+        };
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&String::from_utf8_lossy(&raw[n]));
+        out.push_str("=\"");
+        out.push_str(&String::from_utf8_lossy(&raw[v]));
+        out.push('"');
+    }
+    out.push('}');
+    out
+}
+
+/// Maps a refused sample to the status Prometheus gives it.
+#[cold]
+fn append_error(e: AppendError, raw: &[u8], s: &wire::Series<'_>, t_ms: i64) -> WriteError {
+    match e {
+        AppendError::OutOfOrder | AppendError::OutOfBounds | AppendError::DuplicateTimestamp => {
+            tracing::error!(series = %describe(raw, s), timestamp = t_ms, error = %e, "out of order sample from remote write");
+            WriteError::BadRequest(e.to_string())
+        }
+        AppendError::EmptyLabels | AppendError::DuplicateLabelName(_) => {
+            WriteError::BadRequest(e.to_string())
+        }
+        e => WriteError::Internal(e.to_string()),
+    }
 }
 
 /// Encodes a request as a sender would (for tests and tools).
@@ -167,6 +352,8 @@ mod tests {
     use super::super::proto::{Label, Sample, TimeSeries};
     use super::*;
     use crate::storage::MemBackend;
+    use promethium_engine::Queryable;
+    use promethium_engine::db::{Db, DbOptions};
     use promethium_engine::model::Matcher;
 
     fn series(name: &str, samples: &[(i64, f64)]) -> TimeSeries {
@@ -183,6 +370,22 @@ mod tests {
         }
     }
 
+    fn body(timeseries: Vec<TimeSeries>) -> Vec<u8> {
+        encode(&WriteRequest { timeseries, metadata: vec![] })
+    }
+
+    fn bad_request(r: Result<(u64, u64), WriteError>) -> String {
+        match r {
+            Err(WriteError::BadRequest(m)) => m,
+            other => panic!("expected a bad request, got {other:?}"),
+        }
+    }
+
+    fn count(storage: &dyn Queryable, name: &str) -> usize {
+        let q = storage.querier(0, i64::MAX).unwrap();
+        q.select(&[Matcher::equal("__name__", name)], None).unwrap().len()
+    }
+
     #[test]
     fn appends_and_queries_back() {
         let storage = MemBackend::new();
@@ -190,7 +393,7 @@ mod tests {
             timeseries: vec![series("a", &[(1000, 1.0), (2000, 2.0)]), series("b", &[(1000, 5.0)])],
             metadata: vec![],
         };
-        let (accepted, skipped) = write(&storage, &Bytes::from(encode(&req))).unwrap();
+        let (accepted, skipped) = Receiver::new().write(&storage, &encode(&req)).unwrap();
         assert_eq!((accepted, skipped), (3, 0));
         let q = promethium_engine::Queryable::querier(&storage, 0, 10_000).unwrap();
         let found = q.select(&[Matcher::equal("job", "rw")], None).unwrap();
@@ -198,41 +401,89 @@ mod tests {
     }
 
     #[test]
+    fn known_series_go_by_cached_reference() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+        let rx = Receiver::new();
+        rx.write(&db, &body(vec![series("a", &[(1000, 1.0)]), series("b", &[(1000, 2.0)])]))
+            .unwrap();
+        assert_eq!(rx.cached_series(), 2);
+        let (accepted, _) = rx
+            .write(&db, &body(vec![series("a", &[(2000, 3.0), (3000, 4.0)]), series("b", &[])]))
+            .unwrap();
+        assert_eq!(accepted, 2);
+        assert_eq!(db.head().stats().num_series, 2);
+        let q = db.querier(0, 10_000).unwrap();
+        let a = q.select(&[Matcher::equal("__name__", "a")], None).unwrap();
+        assert_eq!(a.len(), 1);
+        // A cached series still fails on an out-of-order sample.
+        let err = bad_request(rx.write(&db, &body(vec![series("a", &[(1500, 1.0)])])));
+        assert_eq!(err, "out of order sample");
+    }
+
+    #[test]
+    fn a_series_dropped_by_the_head_is_recreated() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+        let rx = Receiver::new();
+        rx.write(&db, &body(vec![series("a", &[(1000, 1.0)])])).unwrap();
+        db.head().truncate_before(5000).unwrap();
+        assert_eq!(db.head().stats().num_series, 0, "the head dropped the series");
+        let (accepted, _) = rx.write(&db, &body(vec![series("a", &[(6000, 2.0)])])).unwrap();
+        assert_eq!(accepted, 1);
+        assert_eq!(count(&db, "a"), 1);
+        // And the new reference is what the cache holds now.
+        rx.write(&db, &body(vec![series("a", &[(7000, 3.0)])])).unwrap();
+        assert_eq!(db.head().stats().num_series, 1);
+    }
+
+    #[test]
     fn out_of_order_is_a_permanent_error_and_rolls_back() {
         let storage = MemBackend::new();
-        write(
-            &storage,
-            &Bytes::from(encode(&WriteRequest {
-                timeseries: vec![series("a", &[(2000, 1.0)])],
-                metadata: vec![],
-            })),
-        )
-        .unwrap();
-        let req = WriteRequest {
-            timeseries: vec![series("b", &[(1000, 1.0)]), series("a", &[(1000, 1.0)])],
-            metadata: vec![],
-        };
-        let err = write(&storage, &Bytes::from(encode(&req))).unwrap_err();
-        assert!(
-            matches!(err, WriteError::BadRequest(ref m) if m == "out of order sample"),
-            "{err:?}"
-        );
-        let q = promethium_engine::Queryable::querier(&storage, 0, 10_000).unwrap();
-        assert!(
-            q.select(&[Matcher::equal("__name__", "b")], None).unwrap().is_empty(),
-            "batch rolled back"
-        );
+        let rx = Receiver::new();
+        rx.write(&storage, &body(vec![series("a", &[(2000, 1.0)])])).unwrap();
+        let req = body(vec![series("b", &[(1000, 1.0)]), series("a", &[(1000, 1.0)])]);
+        assert_eq!(bad_request(rx.write(&storage, &req)), "out of order sample");
+        assert_eq!(count(&storage, "b"), 0, "batch rolled back");
     }
 
     #[test]
     fn garbage_is_a_bad_request() {
         let storage = MemBackend::new();
-        assert!(matches!(
-            write(&storage, &Bytes::from_static(b"not snappy")),
-            Err(WriteError::BadRequest(_))
-        ));
+        let rx = Receiver::new();
+        assert!(bad_request(rx.write(&storage, b"not snappy")).starts_with("snappy: "));
         let not_proto = snap::raw::Encoder::new().compress_vec(b"\xff\xff\xff").unwrap();
-        assert!(matches!(write(&storage, &Bytes::from(not_proto)), Err(WriteError::BadRequest(_))));
+        assert!(bad_request(rx.write(&storage, &not_proto)).starts_with("decoding protobuf: "));
+    }
+
+    #[test]
+    fn invalid_labels_are_bad_requests() {
+        let storage = MemBackend::new();
+        let rx = Receiver::new();
+        let mut dup = series("a", &[(1000, 1.0)]);
+        dup.labels.push(Label { name: "job".into(), value: "again".into() });
+        assert_eq!(
+            bad_request(rx.write(&storage, &body(vec![dup]))),
+            "invalid labels for series: duplicate label name job"
+        );
+        let mut empty = series("a", &[(1000, 1.0)]);
+        empty.labels.push(Label { name: String::new(), value: "v".into() });
+        assert_eq!(
+            bad_request(rx.write(&storage, &body(vec![empty]))),
+            "invalid labels for series: empty label name"
+        );
+        // A label value that is not UTF-8: field 1 (labels) holding
+        // name "__name__" and a one-byte value 0xff.
+        let mut label = vec![0x0a, 0x08];
+        label.extend_from_slice(b"__name__");
+        label.extend_from_slice(&[0x12, 0x01, 0xff]);
+        let mut series = vec![0x0a, label.len() as u8];
+        series.extend_from_slice(&label);
+        let mut ts = vec![0x0a, series.len() as u8];
+        ts.extend_from_slice(&series);
+        let compressed = snap::raw::Encoder::new().compress_vec(&ts).unwrap();
+        let msg = bad_request(rx.write(&storage, &compressed));
+        assert!(msg.contains("not valid UTF-8"), "{msg}");
     }
 
     #[test]
@@ -243,11 +494,13 @@ mod tests {
             samples: vec![Sample { value: 1.0, timestamp: 1 }],
             exemplars: vec![],
         };
-        let (accepted, skipped) = write(
-            &storage,
-            &Bytes::from(encode(&WriteRequest { timeseries: vec![ts], metadata: vec![] })),
-        )
-        .unwrap();
+        let (accepted, skipped) = Receiver::new().write(&storage, &body(vec![ts])).unwrap();
         assert_eq!((accepted, skipped), (0, 1));
+    }
+
+    #[test]
+    fn scan_counts_series_and_samples() {
+        let b = body(vec![series("a", &[(1, 1.0), (2, 2.0)]), series("b", &[(1, 1.0)])]);
+        assert_eq!(scan(&b).unwrap(), (2, 3));
     }
 }
