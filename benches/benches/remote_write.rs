@@ -1,8 +1,11 @@
-//! Remote-write receiver throughput: a snappy-compressed `WriteRequest` of
-//! 1,000 series x 10 samples decoded and appended into the `Db` (WAL on,
-//! default sync policy) as one batch, i.e. the server's `POST
-//! /api/v1/write` path without HTTP. Also decoding alone. Throughput is in
-//! samples; inputs are deterministic.
+//! Remote-write receiver throughput: snappy-compressed `WriteRequest`s
+//! decoded and appended into the `Db` (WAL on, default sync policy) as one
+//! batch each, i.e. the server's `POST /api/v1/write` path without HTTP.
+//! Two shapes: 1,000 series x 10 samples, and the side-by-side load's
+//! shape (2,000 series x 1 sample a request, cycling through 100k series
+//! `rw_metric_N` with instance, job, region and shard labels, so every
+//! series is known after the first pass). Also decoding alone. Throughput
+//! is in samples; inputs are deterministic and encoded outside the timing.
 
 use std::time::Instant;
 
@@ -10,10 +13,12 @@ use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use promethium_engine::db::{Db, DbOptions};
 use promethium_server::remote::proto::{Label, Sample, TimeSeries, WriteRequest};
-use promethium_server::remote::write::{decode, encode, write};
+use promethium_server::remote::write::{Receiver, encode, scan};
 
 const SERIES: usize = 1_000;
 const SAMPLES_PER_SERIES: i64 = 10;
+const LOAD_SERIES: usize = 100_000;
+const LOAD_BATCH: usize = 2_000;
 
 /// Request number `round`: every series gets the next 10 samples, 15 s
 /// apart, with values that vary like real counters.
@@ -44,15 +49,38 @@ fn request(round: i64) -> WriteRequest {
     WriteRequest { timeseries, metadata: vec![] }
 }
 
+/// Series `first..first + LOAD_BATCH` of the load, one sample each at
+/// `cycle` seconds; labels as `compare-loadgen remote-write` sends them.
+fn load_request(first: usize, cycle: i64) -> WriteRequest {
+    let timeseries = (first..first + LOAD_BATCH)
+        .map(|s| TimeSeries {
+            labels: vec![
+                Label { name: "__name__".into(), value: format!("rw_metric_{}", s % 100) },
+                Label { name: "instance".into(), value: format!("host-{}:9100", s / 1000) },
+                Label { name: "job".into(), value: "remote".into() },
+                Label { name: "region".into(), value: format!("region-{}", s % 7) },
+                Label { name: "shard".into(), value: ((s / 100) % 10).to_string() },
+            ],
+            samples: vec![Sample {
+                value: (cycle as u64 * (1 + s as u64 % 7)) as f64,
+                timestamp: 1_700_000_000_000 + cycle * 1000,
+            }],
+            exemplars: vec![],
+        })
+        .collect();
+    WriteRequest { timeseries, metadata: vec![] }
+}
+
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("remote_write");
     group.throughput(Throughput::Elements(SERIES as u64 * SAMPLES_PER_SERIES as u64));
 
     let body = Bytes::from(encode(&request(0)));
-    group.bench_function("decode_1000x10", |b| b.iter(|| decode(&body).expect("decodes")));
+    group.bench_function("decode_1000x10", |b| b.iter(|| scan(&body).expect("decodes")));
 
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Db::open(dir.path(), DbOptions::default()).expect("open db");
+    let receiver = Receiver::new();
     let mut round = 0;
     group.bench_function("decode_append_commit_1000x10", |b| {
         b.iter_custom(|iters| {
@@ -65,7 +93,34 @@ fn bench(c: &mut Criterion) {
                 .collect();
             let start = Instant::now();
             for body in &bodies {
-                write(&db, body).expect("write");
+                receiver.write(&db, body).expect("write");
+            }
+            start.elapsed()
+        })
+    });
+
+    group.throughput(Throughput::Elements(LOAD_BATCH as u64));
+    // One pass first, so the timed requests find every series known, as
+    // they do after the load's first seconds.
+    for k in 0..LOAD_SERIES / LOAD_BATCH {
+        receiver.write(&db, &encode(&load_request(k * LOAD_BATCH, 0))).expect("warm up");
+    }
+    let (mut cycle, mut next) = (0i64, 0usize);
+    group.bench_function("load_100k_series_2000x1", |b| {
+        b.iter_custom(|iters| {
+            let bodies: Vec<Bytes> = (0..iters)
+                .map(|_| {
+                    if next == 0 {
+                        cycle += 1;
+                    }
+                    let body = Bytes::from(encode(&load_request(next, cycle)));
+                    next = (next + LOAD_BATCH) % LOAD_SERIES;
+                    body
+                })
+                .collect();
+            let start = Instant::now();
+            for body in &bodies {
+                receiver.write(&db, body).expect("write");
             }
             start.elapsed()
         })
