@@ -5,7 +5,7 @@
 //! `tests/src/blocks_crash.rs`) through the `Db`, printing each
 //! round's number once its commit returned, and runs cutting, compaction
 //! and retention (`Db::compact`) every few rounds. The parent sets
-//! `PROMETHIUM_CRASH_POINT` so the process aborts at one step of that
+//! `PROMETHIUM_CRASH_POINT` so the process kills itself (SIGKILL) at one step of that
 //! maintenance; without it the child runs to the end and exits 0.
 
 use std::io::Write;
