@@ -392,6 +392,28 @@ async fn node_role() {
     check_golden("node", steps);
 }
 
+/// Prometheus sends no update for a node without a usable address, so the
+/// group sent before stays (a node briefly reported without addresses is
+/// still there).
+#[tokio::test]
+async fn node_losing_its_addresses_keeps_its_last_group() {
+    let server = FakeApiServer::start().await;
+    server.apply(&node("node-a", "10.0.0.1"));
+    let mut c = Collector::start(&config(&server, "node", ""));
+    c.settle(true).await;
+    let before = c.groups.get("node/node-a").expect("node-a discovered").clone();
+    let mut bare = node("node-a", "10.0.0.1");
+    bare.status.as_mut().expect("status").addresses = Some(Vec::new());
+    server.apply(&bare);
+    // A later event on the same watch proves the address-less one was seen.
+    server.apply(&node("node-b", "10.0.0.2"));
+    c.settle(true).await;
+    while !c.groups.contains_key("node/node-b") {
+        c.settle(true).await;
+    }
+    assert_eq!(c.groups.get("node/node-a"), Some(&before), "node-a's last group stays");
+}
+
 #[tokio::test]
 async fn pod_role_with_attached_metadata() {
     let server = FakeApiServer::start().await;

@@ -78,8 +78,10 @@ pub(crate) fn node_source(node: &Node) -> String {
 
 /// One target per node: the kubelet's address, preferring InternalIP, then
 /// InternalDNS, ExternalIP, ExternalDNS, LegacyHostIP and Hostname. A node
-/// with no usable address yields an empty group.
-pub(crate) fn build_node(node: &Node) -> TargetGroup {
+/// with no usable address yields nothing, as in Prometheus: the group sent
+/// before (if any) stays, since a node briefly reported without addresses
+/// is still there.
+pub(crate) fn build_node(node: &Node) -> Option<TargetGroup> {
     let mut group = TargetGroup { source: node_source(node), ..TargetGroup::default() };
     let mut labels = LabelSet::new();
     let spec = node.spec.as_ref();
@@ -104,7 +106,7 @@ pub(crate) fn build_node(node: &Node) -> TargetGroup {
         ["InternalIP", "InternalDNS", "ExternalIP", "ExternalDNS", "LegacyHostIP", "Hostname"];
     let Some(host) = preference.iter().find_map(|t| by_type.get(t).map(|a| a[0])) else {
         tracing::warn!(node = name(&node.metadata), "no node address found");
-        return group;
+        return None;
     };
     let port = status
         .and_then(|s| s.daemon_endpoints.as_ref())
@@ -119,7 +121,7 @@ pub(crate) fn build_node(node: &Node) -> TargetGroup {
     }
     group.labels = labels;
     group.targets.push(target);
-    group
+    Some(group)
 }
 
 // ----------------------------------------------------------------- pod ---

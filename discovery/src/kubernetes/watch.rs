@@ -382,10 +382,11 @@ impl State {
         };
         for key in keys {
             let (source, group) = match self.role {
-                R::Node => (
-                    format!("node/{key}"),
-                    self.nodes.objects.get(&key).map(|n| roles::build_node(n)),
-                ),
+                R::Node => match self.nodes.objects.get(&key).map(|n| roles::build_node(n)) {
+                    // A node without an address: Prometheus sends no update.
+                    Some(None) => continue,
+                    built => (format!("node/{key}"), built.flatten()),
+                },
                 R::Pod => (
                     format!("pod/{key}"),
                     self.pods.objects.get(&key).map(|p| roles::build_pod(p, &related)),
