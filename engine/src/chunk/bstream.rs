@@ -14,20 +14,41 @@
 //! most significant bit of the first byte, as in Prometheus' `bstream`.
 
 /// Appends bits to a growing byte buffer.
+///
+/// The head keeps one writer per series for its open chunk, so the writer
+/// is small (32 bytes: a boxed slice and a `u32` length instead of a `Vec`)
+/// and its buffer grows by about a quarter at a time, not by doubling: a
+/// head of many series holds each open chunk in at most ~25 % more than it
+/// needs (docs/decisions/2026-12-05-series-memory.md).
 #[derive(Debug, Clone, Default)]
 pub struct BitWriter {
-    /// Completed 64-bit words, each stored as 8 big-endian bytes.
-    bytes: Vec<u8>,
-    /// Pending bits, left-aligned (the next bit goes at `63 - used`).
-    acc: u64,
+    /// Completed 64-bit words, each stored as 8 big-endian bytes, in the
+    /// first `len` bytes; the rest is spare capacity.
+    bytes: Box<[u8]>,
+    /// Bytes of `bytes` written (a multiple of 8).
+    len: u32,
     /// Number of valid bits in `acc`, 0..=63.
     used: u32,
+    /// Pending bits, left-aligned (the next bit goes at `63 - used`).
+    acc: u64,
+}
+
+/// Smallest buffer a writer allocates.
+const MIN_CAPACITY: usize = 24;
+
+/// The buffer size after `cap` when another 8-byte word must fit: about a
+/// quarter more, at least 16 bytes more, and 8 less than a multiple of 16
+/// so that a size-class allocator with an 8-byte header (glibc) wastes
+/// nothing.
+fn grown_capacity(cap: usize) -> usize {
+    let want = (cap + (cap / 4).max(16)).max(MIN_CAPACITY);
+    (want + 8).div_ceil(16) * 16 - 8
 }
 
 impl BitWriter {
     /// An empty writer whose buffer can hold `capacity_bytes` without growing.
     pub fn with_capacity(capacity_bytes: usize) -> Self {
-        BitWriter { bytes: Vec::with_capacity(capacity_bytes), acc: 0, used: 0 }
+        BitWriter { bytes: vec![0; capacity_bytes].into_boxed_slice(), len: 0, used: 0, acc: 0 }
     }
 
     /// Writes the low `n` bits of `value`, most significant first.
@@ -47,10 +68,30 @@ impl BitWriter {
             // The top `free` bits of `value` complete the accumulator.
             let rest = n - free;
             self.acc |= value >> rest;
-            self.bytes.extend_from_slice(&self.acc.to_be_bytes());
+            self.push_word(self.acc);
             self.acc = if rest == 0 { 0 } else { value << (64 - rest) };
             self.used = rest;
         }
+    }
+
+    /// Appends a completed word to the buffer.
+    #[inline]
+    fn push_word(&mut self, word: u64) {
+        let at = self.len as usize;
+        if at + 8 > self.bytes.len() {
+            self.grow();
+        }
+        self.bytes[at..at + 8].copy_from_slice(&word.to_be_bytes());
+        self.len += 8;
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let cap = grown_capacity(self.bytes.len());
+        let mut v = std::mem::take(&mut self.bytes).into_vec();
+        v.resize(cap, 0);
+        self.bytes = v.into_boxed_slice();
+        assert!(self.bytes.len() <= u32::MAX as usize, "bit stream over 4 GiB");
     }
 
     /// Writes one bit.
@@ -67,7 +108,7 @@ impl BitWriter {
 
     /// Number of bits written.
     pub fn len_bits(&self) -> usize {
-        self.bytes.len() * 8 + self.used as usize
+        self.len as usize * 8 + self.used as usize
     }
 
     /// Number of bytes the stream occupies when padded to a whole byte.
@@ -77,19 +118,30 @@ impl BitWriter {
 
     /// Appends the stream, padded with zero bits to a whole byte, to `out`.
     pub fn copy_to(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.bytes);
+        out.extend_from_slice(&self.bytes[..self.len as usize]);
         let tail = (self.used as usize).div_ceil(8);
         out.extend_from_slice(&self.acc.to_be_bytes()[..tail]);
     }
 
+    /// The stream's first 16 bytes, zero-padded past its end (enough for
+    /// a reader of a short prefix, such as a chunk's first timestamp).
+    pub fn prefix16(&self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        let n = (self.len as usize).min(16);
+        out[..n].copy_from_slice(&self.bytes[..n]);
+        let k = (16 - n).min(8);
+        out[n..n + k].copy_from_slice(&self.acc.to_be_bytes()[..k]);
+        out
+    }
+
     /// Heap bytes held by the writer.
     pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity()
+        self.bytes.len()
     }
 
     /// Empties the writer, keeping its buffer.
     pub fn clear(&mut self) {
-        self.bytes.clear();
+        self.len = 0;
         self.acc = 0;
         self.used = 0;
     }
@@ -229,6 +281,26 @@ mod tests {
                 prop_assert_eq!(r.read_bits_wide(n), v);
             }
         }
+    }
+
+    #[test]
+    fn buffer_grows_by_about_a_quarter_in_glibc_size_classes() {
+        let mut w = BitWriter::default();
+        assert_eq!(w.heap_bytes(), 0);
+        let mut caps = Vec::new();
+        for _ in 0..64 {
+            w.write_bits(u64::MAX, 64);
+            if caps.last() != Some(&w.heap_bytes()) {
+                caps.push(w.heap_bytes());
+            }
+        }
+        assert_eq!(caps[0], MIN_CAPACITY);
+        for pair in caps.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            assert!(b >= a + 16 && b <= a + a / 4 + 32, "{a} -> {b}");
+        }
+        assert!(caps.iter().all(|c| (c + 8) % 16 == 0), "{caps:?}");
+        assert!(w.heap_bytes() < 64 * 8 * 5 / 4 + 32, "{}", w.heap_bytes());
     }
 
     #[test]

@@ -45,10 +45,11 @@ impl Default for XorEncoder {
 }
 
 impl XorEncoder {
-    /// An empty chunk. Its buffer is sized for a typical full chunk so the
-    /// head's open chunks rarely reallocate.
+    /// An empty chunk with no buffer yet: the buffer grows by small steps
+    /// as samples arrive, so a head of many series holds each open chunk in
+    /// about what its samples take, not a full chunk's worth from the start.
     pub fn new() -> Self {
-        Self::with_capacity(128)
+        Self::with_capacity(0)
     }
 
     /// An empty chunk whose stream can hold `bytes` before growing.
@@ -67,6 +68,17 @@ impl XorEncoder {
     /// Number of samples appended.
     pub fn num_samples(&self) -> u16 {
         self.count
+    }
+
+    /// Timestamp of the oldest sample, `None` while empty. Decoded from the
+    /// stream's first bytes rather than kept in a field: the head holds an
+    /// encoder per series and asks for this once per chunk cut or query.
+    pub fn first_t(&self) -> Option<i64> {
+        if self.count == 0 {
+            return None;
+        }
+        let prefix = self.stream.prefix16();
+        read_varint(&mut BitReader::new(&prefix))
     }
 
     /// Timestamp of the newest sample (meaningless while empty).
@@ -492,6 +504,18 @@ mod tests {
     use crate::model::STALE_NAN_BITS;
     use crate::query::SampleIterator;
     use proptest::prelude::*;
+
+    #[test]
+    fn first_t_is_the_oldest_timestamp_at_any_length() {
+        for first in [0i64, 1, -5, 1_764_979_200_123, i64::MIN, i64::MAX - 10_000] {
+            let mut enc = XorEncoder::new();
+            assert_eq!(enc.first_t(), None);
+            for i in 0..10i64 {
+                enc.append(first.saturating_add(i * 1_000), i as f64);
+                assert_eq!(enc.first_t(), Some(first), "first {first} after {} samples", i + 1);
+            }
+        }
+    }
 
     fn encode(samples: &[Sample]) -> Vec<u8> {
         let mut e = XorEncoder::new();

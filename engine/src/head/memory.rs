@@ -82,7 +82,7 @@ impl Head {
             m.labels += s.labels.encoded_len() + 16;
             let st = s.state.lock();
             m.open_chunks += st.head.heap_bytes();
-            m.mapped_chunk_refs += st.mapped.capacity() * std::mem::size_of::<MappedChunk>();
+            m.mapped_chunk_refs += st.mapped.len() * std::mem::size_of::<MappedChunk>();
         }
         (m.series_shards, m.by_ref) = self.series.map_heap_bytes();
         let p = self.index.read().memory();

@@ -245,14 +245,12 @@ impl Head {
     ) {
         let n = st.head.num_samples();
         if n == 0 {
-            st.head_min_t = t_ms;
             st.head_cut_t = self.cut_time_after(t_ms);
             self.live_chunks.fetch_add(1, Ordering::Relaxed);
         } else if n >= self.opts.samples_per_chunk || t_ms >= st.head_cut_t {
             self.cut_chunk(series, st);
             if st.head.num_samples() == 0 {
                 self.live_chunks.fetch_add(1, Ordering::Relaxed);
-                st.head_min_t = t_ms;
                 st.head_cut_t = self.cut_time_after(t_ms);
             } else if st.head.num_samples() == u16::MAX {
                 // The chunk files keep failing and the open chunk is as large as
@@ -277,21 +275,20 @@ impl Head {
         thread_local! {
             static SCRATCH: std::cell::RefCell<CompactScratch> = std::cell::RefCell::default();
         }
-        let (min_t, max_t) = (st.head_min_t, st.head.last_t());
+        let (min_t, max_t) = (st.head_min_t(), st.head.last_t());
         let written = SCRATCH.with_borrow_mut(|scratch| {
             let (encoding, bytes) = crate::chunk::compact(&st.head, scratch);
             self.chunks.write_chunk(series.series_ref.0, min_t, max_t, encoding, bytes)
         });
         match written {
             Ok(chunk_ref) => {
-                // Grow the list by half rather than doubling (a first push
-                // would reserve four): a series keeps its cut chunks' refs
-                // for the head's whole span, 24 bytes each.
-                if st.mapped.len() == st.mapped.capacity() {
-                    st.mapped.reserve_exact((st.mapped.len() / 2).max(1));
-                }
-                st.mapped.push(MappedChunk { chunk_ref, min_t_ms: min_t, max_t_ms: max_t });
-                st.head.reset();
+                // A series keeps its cut chunks' refs for the head's whole
+                // span, 24 bytes each, so the list has no spare capacity.
+                st.push_mapped(MappedChunk { chunk_ref, min_t_ms: min_t, max_t_ms: max_t });
+                // Release the buffer rather than keep it for the next
+                // chunk: a kept buffer is a full chunk's size for the
+                // series' whole life, a new one grows with its samples.
+                st.head = crate::chunk::XorEncoder::new();
                 self.chunks_created.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => {
@@ -329,11 +326,12 @@ impl Head {
                 .filter(|c| c.max_t_ms >= min_t_ms && c.min_t_ms <= max_t_ms)
                 .copied()
                 .collect();
+            let head_min_t = st.head_min_t();
             let open = (st.head.num_samples() > 0
                 && st.head.last_t() >= min_t_ms
-                && st.head_min_t <= max_t_ms)
+                && head_min_t <= max_t_ms)
                 .then(|| ChunkData {
-                    min_t_ms: st.head_min_t,
+                    min_t_ms: head_min_t,
                     max_t_ms: st.head.last_t(),
                     encoding: Encoding::Xor,
                     bytes: ChunkBytes::Owned(st.head.to_bytes().into()),
@@ -362,9 +360,7 @@ impl Head {
         all.dedup_by(|a, b| Arc::ptr_eq(a, b));
         for series in all {
             let mut st = series.state.lock();
-            let before = st.mapped.len();
-            st.mapped.retain(|c| c.max_t_ms >= min_t_ms);
-            dropped_chunks += (before - st.mapped.len()) as u64;
+            dropped_chunks += st.retain_mapped(|c| c.max_t_ms >= min_t_ms) as u64;
             let empty = st.mapped.is_empty() && st.head.num_samples() == 0;
             let stale =
                 st.mapped.is_empty() && st.head.num_samples() > 0 && st.head.last_t() < min_t_ms;

@@ -46,15 +46,16 @@ pub struct MemSeries {
 /// The mutable part of a series, under its own lock.
 #[derive(Debug)]
 pub struct SeriesState {
-    /// The open chunk.
+    /// The open chunk (its first timestamp is decoded from it when needed,
+    /// see [`SeriesState::head_min_t`]).
     pub(super) head: XorEncoder,
-    /// First timestamp of the open chunk.
-    pub(super) head_min_t: i64,
     /// The open chunk must be cut before a sample at or after this time, so
     /// no chunk straddles a block boundary (`chunk_range_ms` multiples).
     pub(super) head_cut_t: i64,
-    /// Cut chunks, oldest first, time ranges disjoint and increasing.
-    pub(super) mapped: Vec<MappedChunk>,
+    /// Cut chunks, oldest first, time ranges disjoint and increasing. A
+    /// boxed slice of exactly their number (16 bytes, no spare capacity):
+    /// it changes once a chunk cut, rarely enough to reallocate each time.
+    pub(super) mapped: Box<[MappedChunk]>,
     /// The appender holding uncommitted samples of this series (0: none)
     /// and its newest one, so in-batch order is checked without a lookup.
     pub(super) batch_id: u64,
@@ -66,9 +67,8 @@ impl SeriesState {
     fn new() -> Self {
         SeriesState {
             head: XorEncoder::new(),
-            head_min_t: i64::MAX,
             head_cut_t: i64::MIN,
-            mapped: Vec::new(),
+            mapped: Box::default(),
             batch_id: 0,
             batch_last_t: 0,
             batch_last_v: 0,
@@ -83,9 +83,32 @@ impl SeriesState {
             .then(|| (self.head.last_t(), self.head.last_value().to_bits()))
     }
 
+    /// First timestamp of the open chunk (`i64::MAX` while it is empty).
+    pub(super) fn head_min_t(&self) -> i64 {
+        self.head.first_t().unwrap_or(i64::MAX)
+    }
+
+    /// Appends a cut chunk's ref, growing the slice by exactly one.
+    pub(super) fn push_mapped(&mut self, chunk: MappedChunk) {
+        let mut v = std::mem::take(&mut self.mapped).into_vec();
+        v.reserve_exact(1);
+        v.push(chunk);
+        self.mapped = v.into_boxed_slice();
+    }
+
+    /// Keeps the cut chunks' refs that `keep` accepts; returns how many
+    /// were dropped.
+    pub(super) fn retain_mapped(&mut self, keep: impl FnMut(&MappedChunk) -> bool) -> usize {
+        let before = self.mapped.len();
+        let mut v = std::mem::take(&mut self.mapped).into_vec();
+        v.retain(keep);
+        self.mapped = v.into_boxed_slice();
+        before - self.mapped.len()
+    }
+
     /// Time range of every sample in the series, if it has any.
     pub fn time_range(&self) -> Option<(i64, i64)> {
-        let min = self.mapped.first().map_or(self.head_min_t, |c| c.min_t_ms);
+        let min = self.mapped.first().map_or_else(|| self.head_min_t(), |c| c.min_t_ms);
         let max = if self.head.num_samples() > 0 {
             self.head.last_t()
         } else {
@@ -338,5 +361,18 @@ impl SeriesMap {
     /// Every live series, in ref order.
     pub fn all(&self) -> Vec<Arc<MemSeries>> {
         self.by_ref.read().iter().flatten().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The head holds one of these per series: a field added here costs
+    /// every series (docs/decisions/2026-12-05-series-memory.md).
+    #[test]
+    fn per_series_struct_stays_small() {
+        assert!(std::mem::size_of::<MemSeries>() <= 152, "{}", std::mem::size_of::<MemSeries>());
+        assert!(std::mem::size_of::<XorEncoder>() <= 64, "{}", std::mem::size_of::<XorEncoder>());
     }
 }
