@@ -163,7 +163,7 @@ fn scrape_caches(load: &NodeLoad, refs: &[Option<SeriesRef>]) {
         let mut cache = ScrapeCache::new();
         cache.begin_scrape();
         for i in load.target_series(target) {
-            cache.insert(&texts[i], load.labels[i].clone()).series_ref = refs[i];
+            cache.insert(&texts[i], load.labels[i].clone()).set_series_ref(refs[i]);
         }
         cache.end_scrape(true);
         caches.push(cache);

@@ -487,14 +487,14 @@ impl ScrapeLoop {
             let with_exemplar = AppendOptions { exemplar: exemplar.as_ref(), ..no_options };
             let entry = self.cache.get_mut(raw).expect("the entry was found or inserted above");
             match app.append_with(
-                entry.series_ref,
+                entry.series_ref(),
                 &entry.labels,
                 t_ms,
                 sample.value(),
                 &with_exemplar,
             ) {
                 Ok(r) => {
-                    entry.series_ref = Some(r);
+                    entry.set_series_ref(Some(r));
                     if track_staleness {
                         entry.mark_appended(iter);
                     }
