@@ -46,6 +46,12 @@ impl Hasher for KeyBits {
     }
 }
 
+/// The table uses the key's low bits; shard by the high ones.
+#[inline]
+fn shard_of(key: u128) -> usize {
+    (key >> 122) as usize % SHARDS
+}
+
 type Shard = HashMap<u128, SeriesRef, BuildHasherDefault<KeyBits>>;
 
 /// Raw-label hash to series reference, shared by every remote-write request
@@ -71,8 +77,42 @@ impl SeriesCache {
     }
 
     fn shard(&self, key: u128) -> &Mutex<Shard> {
-        // The table uses the low bits; shard by the high ones.
-        &self.shards[(key >> 122) as usize % SHARDS]
+        &self.shards[shard_of(key)]
+    }
+
+    /// The reference cached for each of `keys`, into `refs` (same order).
+    /// Takes each shard's lock once for all its keys rather than once per
+    /// key, and the lookups under one lock are independent loads the CPU
+    /// can overlap. `order` is scratch (key indices grouped by shard).
+    pub fn get_many(&self, keys: &[u128], refs: &mut Vec<Option<SeriesRef>>, order: &mut Vec<u32>) {
+        refs.clear();
+        refs.resize(keys.len(), None);
+        // Counting sort of the key indices by shard.
+        let mut starts = [0u32; SHARDS + 1];
+        for &k in keys {
+            starts[shard_of(k) + 1] += 1;
+        }
+        for i in 1..=SHARDS {
+            starts[i] += starts[i - 1];
+        }
+        order.clear();
+        order.resize(keys.len(), 0);
+        let mut next = starts;
+        for (i, &k) in keys.iter().enumerate() {
+            let s = shard_of(k);
+            order[next[s] as usize] = i as u32;
+            next[s] += 1;
+        }
+        for (s, shard) in self.shards.iter().enumerate() {
+            let mine = &order[starts[s] as usize..starts[s + 1] as usize];
+            if mine.is_empty() {
+                continue;
+            }
+            let shard = shard.lock();
+            for &i in mine {
+                refs[i as usize] = shard.get(&keys[i as usize]).copied();
+            }
+        }
     }
 
     /// The reference cached for `key`.
@@ -118,6 +158,25 @@ mod tests {
         assert_eq!(c.get(8), None);
         c.remove(7);
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn get_many_agrees_with_get() {
+        let c = SeriesCache::default();
+        let spread = |k: u128| k.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
+        for k in (0..1000u128).step_by(2) {
+            c.insert(spread(k), SeriesRef(k as u64 + 1));
+        }
+        // Unsorted, with a repeat, hits and misses mixed.
+        let keys: Vec<u128> = [999u128, 4, 3, 4, 0, 500, 17].into_iter().map(spread).collect();
+        let (mut refs, mut order) = (vec![Some(SeriesRef(42))], Vec::new());
+        c.get_many(&keys, &mut refs, &mut order);
+        let one_by_one: Vec<_> = keys.iter().map(|&k| c.get(k)).collect();
+        assert_eq!(refs, one_by_one);
+        assert_eq!(refs[1], Some(SeriesRef(5)));
+        assert_eq!(refs[0], None);
+        c.get_many(&[], &mut refs, &mut order);
+        assert!(refs.is_empty());
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! The request is walked in place ([`wire`]) rather than decoded into an
 //! owned model, and a series whose exact label bytes were seen before is
 //! appended by its cached reference ([`SeriesCache`]) without validating or
-//! building its labels again; see `docs/decisions/2026-12-05-remote-write-decode.md`.
+//! building its labels again. The whole request is decoded first
+//! ([`Batch`]) so the cache is asked for all its series in one pass, a lock
+//! per shard rather than per series; see
+//! `docs/decisions/2026-12-05-remote-write-decode.md`.
 //!
 //! Status codes follow Prometheus, because senders retry on 5xx and drop
 //! the batch on 4xx: a body that does not decode, a duplicate label name,
@@ -19,11 +22,11 @@ use std::sync::Arc;
 
 use hyper::header;
 use hyper::{Request, StatusCode};
-use promethium_engine::model::Labels;
+use promethium_engine::model::{Labels, SeriesRef};
 use promethium_engine::{AppendError, Appendable, Appender};
 use prost::Message;
-use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
+use super::batch::Batch;
 use super::proto::WriteRequest;
 use super::series_cache::SeriesCache;
 use super::wire;
@@ -102,7 +105,9 @@ pub async fn handle<B: ReqBody>(state: &Arc<AppState>, req: Request<B>) -> Resp 
 #[derive(Default)]
 struct Scratch {
     raw: Vec<u8>,
-    wire: wire::Scratch,
+    batch: Batch,
+    refs: Vec<Option<SeriesRef>>,
+    order: Vec<u32>,
 }
 
 /// A buffer grown past this by an unusually large request is dropped
@@ -131,14 +136,18 @@ fn decompress<'o>(body: &[u8], out: &'o mut Vec<u8>) -> Result<&'o [u8], WriteEr
     Ok(&out[..n])
 }
 
-/// Runs `f` on the decompressed body with this thread's scratch.
-fn with_decompressed<T>(
+/// Runs `f` on the decompressed and decoded body with this thread's
+/// scratch (the lookup vectors included).
+fn with_decoded<T>(
     body: &[u8],
-    f: impl FnOnce(&[u8], &mut wire::Scratch) -> Result<T, WriteError>,
+    f: impl FnOnce(&[u8], &Batch, &mut Lookup) -> Result<T, WriteError>,
 ) -> Result<T, WriteError> {
     SCRATCH.with_borrow_mut(|scratch| {
-        let Scratch { raw, wire } = scratch;
-        let result = decompress(body, raw).and_then(|bytes| f(bytes, wire));
+        let Scratch { raw, batch, refs, order } = scratch;
+        let result = decompress(body, raw).and_then(|bytes| {
+            batch.decode(bytes)?;
+            f(bytes, batch, &mut Lookup { refs, order })
+        });
         if raw.capacity() > RETAINED_BYTES {
             *raw = Vec::new();
         }
@@ -150,15 +159,13 @@ fn with_decompressed<T>(
 /// samples. Checks what [`Receiver::write`] checks except label validity
 /// (for benchmarks and tools).
 pub fn scan(body: &[u8]) -> Result<(u64, u64), WriteError> {
-    with_decompressed(body, |raw, scratch| {
-        let (mut series, mut samples) = (0u64, 0u64);
-        wire::for_each_series(raw, scratch, |s| {
-            series += 1;
-            samples += s.samples.len() as u64;
-            Ok::<_, WriteError>(())
-        })?;
-        Ok((series, samples))
-    })
+    with_decoded(body, |_, batch, _| Ok((batch.len() as u64, batch.sample_count() as u64)))
+}
+
+/// Scratch for the cache lookup of a request's series.
+struct Lookup<'a> {
+    refs: &'a mut Vec<Option<SeriesRef>>,
+    order: &'a mut Vec<u32>,
 }
 
 impl From<wire::DecodeError> for WriteError {
@@ -199,14 +206,24 @@ impl Receiver {
         storage: &S,
         body: &[u8],
     ) -> Result<(u64, u64), WriteError> {
-        with_decompressed(body, |raw, scratch| {
+        with_decoded(body, |raw, batch, lookup| {
+            self.cache.get_many(batch.keys(), lookup.refs, lookup.order);
             let mut app = storage.appender();
             let no_labels = Labels::empty();
             let mut counts = Counts::default();
-            let walked = wire::for_each_series(raw, scratch, |s| {
-                self.append_series(&mut *app, raw, s, &no_labels, &mut counts)
+            let appended = (0..batch.len()).try_for_each(|i| {
+                let (key, cached) = (batch.keys()[i], lookup.refs[i]);
+                self.append_series(
+                    &mut *app,
+                    raw,
+                    &batch.series(i),
+                    key,
+                    cached,
+                    &no_labels,
+                    &mut counts,
+                )
             });
-            match walked {
+            match appended {
                 Ok(()) => {
                     app.commit().map_err(|e| WriteError::Internal(e.to_string()))?;
                     Ok((counts.accepted, counts.skipped))
@@ -219,18 +236,21 @@ impl Receiver {
         })
     }
 
-    /// Appends one series' samples: by cached reference when the exact
-    /// label bytes were seen before, else by validated labels.
+    /// Appends one series' samples: by `cached` reference (what the cache
+    /// held for `key` when the request arrived) when the exact label bytes
+    /// were seen before, else by validated labels.
+    #[allow(clippy::too_many_arguments)]
     fn append_series(
         &self,
         app: &mut (dyn Appender + '_),
         raw: &[u8],
         s: &wire::Series<'_>,
+        key: u128,
+        cached: Option<SeriesRef>,
         no_labels: &Labels,
         counts: &mut Counts,
     ) -> Result<(), WriteError> {
-        let key = label_key(raw, s.label_fields);
-        if let Some(cached) = self.cache.get(key) {
+        if let Some(cached) = cached {
             let Some(first) = s.samples.first() else { return Ok(()) };
             // A reference with no labels is trusted while the series is
             // live; once the head has dropped it the storage has no labels
@@ -267,23 +287,6 @@ impl Receiver {
         }
         Ok(())
     }
-}
-
-/// The cache key of a series: xxh3-128 of its `labels` fields, tags and
-/// lengths included, so different label lists never give the same bytes.
-fn label_key(raw: &[u8], fields: &[Range<usize>]) -> u128 {
-    let (Some(first), Some(last)) = (fields.first(), fields.last()) else {
-        return xxh3_128(&[]);
-    };
-    if fields.windows(2).all(|w| w[0].end == w[1].start) {
-        // Senders put the labels first and together: one slice.
-        return xxh3_128(&raw[first.start..last.end]);
-    }
-    let mut h = Xxh3::new();
-    for f in fields {
-        h.update(&raw[f.clone()]);
-    }
-    h.digest128()
 }
 
 /// A series' labels, checked as a new series is: UTF-8, no empty and no
@@ -337,6 +340,17 @@ fn append_error(e: AppendError, raw: &[u8], s: &wire::Series<'_>, t_ms: i64) -> 
         }
         e => WriteError::Internal(e.to_string()),
     }
+}
+
+/// Decompresses and decodes a request into prost's owned model, as the
+/// receiver did before it walked requests in place: the baseline the
+/// benchmarks measure the in-place path against.
+pub fn decode_owned(body: &[u8]) -> Result<WriteRequest, WriteError> {
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| WriteError::BadRequest(format!("snappy: {e}")))?;
+    WriteRequest::decode(raw.as_slice())
+        .map_err(|e| WriteError::BadRequest(format!("decoding protobuf: {e}")))
 }
 
 /// Encodes a request as a sender would (for tests and tools).
