@@ -232,6 +232,23 @@ pub fn decode_values(
     Some(())
 }
 
+/// Number of entries of a value column written by [`encode_values`], found
+/// by counting varint ends (a vectorisable pass over its bytes), or `None`
+/// if its kind or exponent is unknown. Readers check it against the run's
+/// sample count before handing out an iterator that decodes lazily.
+pub fn value_column_len(data: &[u8]) -> Option<usize> {
+    let body = match *data.first()? {
+        VALUES_XOR => &data[1..],
+        VALUES_DECIMAL_DELTA | VALUES_DECIMAL_RAW if *data.get(1)? <= 9 => &data[2..],
+        _ => return None,
+    };
+    // The last byte must end a varint, or the count is one short.
+    if body.last().is_some_and(|&b| b >= 0x80) {
+        return None;
+    }
+    Some(body.iter().filter(|&&b| b < 0x80).count())
+}
+
 /// Decodes decimal mantissas (deltas if `DELTA`) for `ts`, pushing the
 /// samples at positions `lo..hi` with values `value(m)`.
 #[inline(always)]

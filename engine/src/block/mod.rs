@@ -12,9 +12,11 @@
 //! first renamed to `<ULID>.deleted`. Start-up removes both kinds.
 
 pub mod codec;
+mod merge;
 pub mod meta;
 pub mod querier;
 pub mod reader;
+mod select;
 pub mod tombstones;
 pub mod writer;
 

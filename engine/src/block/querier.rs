@@ -1,21 +1,28 @@
 //! [`MergeQuerier`]: one read view over the head and every block that
 //! overlaps the range.
 //!
-//! Series with the same labels in several sources are merged by timestamp;
-//! a timestamp present in more than one source (a block and the head
-//! before truncation caught up, or overlapping blocks before compaction)
-//! is returned once, the newest source's sample winning.
+//! Every source's matching series come sorted by labels (a block's series
+//! ids are in label order), so the sources are merged as sorted lists:
+//! labels are compared only when several sources have series, and a
+//! series held by one source is handed out as that source's own, decoding
+//! as it is iterated. Series with the same labels in several sources are
+//! merged by timestamp; a timestamp present in more than one source (a
+//! block and the head before truncation caught up, or overlapping blocks
+//! before compaction) is returned once, the newest source's sample
+//! winning.
 
-use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::reader::{Block, FrameCache, SeriesInfo};
-use super::tombstones;
+use super::merge::{DeletedFiltered, merge_sorted};
+use super::reader::Block;
+use super::select::select_block;
 use crate::error::QueryError;
 use crate::head::HeadQuerier;
-use crate::model::{Labels, Matcher, Sample};
-use crate::query::{Querier, SampleIterator, SelectHints, Series, SeriesSet, SliceIterator};
+use crate::model::{Labels, Matcher};
+use crate::query::{Querier, SelectHints, Series, SeriesSet};
+
+pub(crate) use super::merge::merge_into;
 
 /// Deleted intervals of head series, by labels.
 pub type HeadTombstones = HashMap<Labels, Vec<(i64, i64)>>;
@@ -47,140 +54,26 @@ impl<'a> MergeQuerier<'a> {
         MergeQuerier { head, blocks, head_tombstones, min_t_ms, max_t_ms }
     }
 
-    /// Every matching series' samples from every source, merged.
-    fn gather(&self, matchers: &[Matcher]) -> Result<BTreeMap<Labels, Vec<Sample>>, QueryError> {
-        let mut out: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
-        for block in &self.blocks {
-            for (labels, samples) in read_block(block, matchers, self.min_t_ms, self.max_t_ms)? {
-                add_samples(&mut out, labels, samples);
-            }
-        }
-        let mut scratch = Vec::new();
-        for s in self.head.select(matchers, None)? {
-            let mut it = s.iter();
-            scratch.clear();
-            scratch.extend(std::iter::from_fn(|| it.next()));
-            if let Some(ivs) = self.head_tombstones.get(s.labels()) {
-                tombstones::apply(ivs, &mut scratch);
-            }
-            if !scratch.is_empty() {
-                add_samples(&mut out, s.labels().clone(), std::mem::take(&mut scratch));
+    /// The head's matching series with samples in range, tombstones
+    /// applied.
+    fn head_series(
+        &self,
+        matchers: &[Matcher],
+        hints: Option<&SelectHints>,
+    ) -> Result<SeriesSet<'_>, QueryError> {
+        let mut out: SeriesSet<'_> = Vec::new();
+        for s in self.head.select(matchers, hints)? {
+            let s = match self.head_tombstones.get(s.labels()) {
+                Some(ivs) => Box::new(DeletedFiltered { inner: s, deleted: ivs.clone() }),
+                None => s,
+            };
+            // A series whose chunks overlap the range may still have no
+            // sample inside it (or none left after deletion).
+            if s.iter().next().is_some() {
+                out.push(s);
             }
         }
         Ok(out)
-    }
-}
-
-/// Adds a newer source's samples of `labels` to `out`: moved in when it is
-/// the first source holding the series, merged otherwise.
-fn add_samples(out: &mut BTreeMap<Labels, Vec<Sample>>, labels: Labels, samples: Vec<Sample>) {
-    match out.entry(labels) {
-        Entry::Vacant(e) => {
-            e.insert(samples);
-        }
-        Entry::Occupied(mut e) => merge_into(e.get_mut(), &samples),
-    }
-}
-
-/// The samples of the series of `block` matching `matchers` inside
-/// `[min_t, max_t]`, tombstones applied, empty series left out.
-///
-/// Reads window by window (all series' runs of one 2 h window, then the
-/// next): frames hold one window each, in series order, so every frame is
-/// decompressed once however long the range.
-fn read_block(
-    block: &Block,
-    matchers: &[Matcher],
-    min_t: i64,
-    max_t: i64,
-) -> Result<Vec<(Labels, Vec<Sample>)>, QueryError> {
-    let mut selected: Vec<(u64, Labels, SeriesInfo, Vec<Sample>)> = Vec::new();
-    let mut windows = BTreeSet::new();
-    for id in block.postings_for_matchers(matchers)? {
-        let (labels, info) = block.series(id)?;
-        if info.max_t_ms < min_t || info.min_t_ms > max_t {
-            continue;
-        }
-        let mut n = 0;
-        for r in &info.runs {
-            if r.max_t_ms >= min_t && r.min_t_ms <= max_t {
-                windows.insert(r.window());
-                n += r.num_samples as usize;
-            }
-        }
-        selected.push((id, labels, info, Vec::with_capacity(n)));
-    }
-    let mut cache = FrameCache::default();
-    let mut next_run = vec![0usize; selected.len()];
-    for &w in &windows {
-        for ((_, _, info, samples), next) in selected.iter_mut().zip(&mut next_run) {
-            while let Some(run) = info.runs.get(*next) {
-                if run.window() > w {
-                    break;
-                }
-                *next += 1;
-                block.read_run(run, min_t, max_t, &mut cache, samples)?;
-            }
-        }
-    }
-    let mut out = Vec::with_capacity(selected.len());
-    for (id, labels, _, mut samples) in selected {
-        if let Some(ivs) = block.tombstones_of(id) {
-            tombstones::apply(&ivs, &mut samples);
-        }
-        if !samples.is_empty() {
-            out.push((labels, samples));
-        }
-    }
-    Ok(out)
-}
-
-/// Merges sorted `new` into sorted `acc`; on equal timestamps `new` wins.
-pub(crate) fn merge_into(acc: &mut Vec<Sample>, new: &[Sample]) {
-    if acc.last().is_none_or(|l| l.t_ms < new[0].t_ms) {
-        acc.extend_from_slice(new);
-        return;
-    }
-    let old = std::mem::take(acc);
-    let (mut i, mut j) = (0, 0);
-    acc.reserve(old.len() + new.len());
-    while i < old.len() || j < new.len() {
-        match (old.get(i), new.get(j)) {
-            (Some(a), Some(b)) if a.t_ms < b.t_ms => {
-                acc.push(*a);
-                i += 1;
-            }
-            (Some(a), Some(b)) if a.t_ms == b.t_ms => {
-                acc.push(*b);
-                i += 1;
-                j += 1;
-            }
-            (_, Some(b)) => {
-                acc.push(*b);
-                j += 1;
-            }
-            (Some(a), None) => {
-                acc.push(*a);
-                i += 1;
-            }
-            (None, None) => unreachable!("loop condition"),
-        }
-    }
-}
-
-/// A merged series, held in memory for the querier's lifetime.
-pub struct MergedSeries {
-    labels: Labels,
-    samples: Vec<Sample>,
-}
-
-impl Series for MergedSeries {
-    fn labels(&self) -> &Labels {
-        &self.labels
-    }
-
-    fn iter(&self) -> Box<dyn SampleIterator + '_> {
-        Box::new(SliceIterator::new(&self.samples))
     }
 }
 
@@ -193,11 +86,13 @@ impl Querier for MergeQuerier<'_> {
         if self.blocks.is_empty() && self.head_tombstones.is_empty() {
             return self.head.select(matchers, hints);
         }
-        Ok(self
-            .gather(matchers)?
-            .into_iter()
-            .map(|(labels, samples)| Box::new(MergedSeries { labels, samples }) as Box<dyn Series>)
-            .collect())
+        let mut sources = Vec::with_capacity(self.blocks.len() + 1);
+        for block in &self.blocks {
+            let series = select_block(block, matchers, self.min_t_ms, self.max_t_ms)?;
+            sources.push(series.into_iter().map(|s| Box::new(s) as Box<dyn Series>).collect());
+        }
+        sources.push(self.head_series(matchers, hints)?);
+        Ok(merge_sorted(sources))
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {
@@ -205,9 +100,9 @@ impl Querier for MergeQuerier<'_> {
             return self.head.label_names(matchers);
         }
         let mut names: Vec<String> = self
-            .gather(matchers)?
-            .keys()
-            .flat_map(|l| l.iter().map(|l| l.name.to_owned()).collect::<Vec<_>>())
+            .select(matchers, None)?
+            .iter()
+            .flat_map(|s| s.labels().iter().map(|l| l.name.to_owned()).collect::<Vec<_>>())
             .collect();
         names.sort_unstable();
         names.dedup();
@@ -218,8 +113,11 @@ impl Querier for MergeQuerier<'_> {
         if self.blocks.is_empty() && self.head_tombstones.is_empty() {
             return self.head.label_values(name, matchers);
         }
-        let mut values: Vec<String> =
-            self.gather(matchers)?.keys().filter_map(|l| l.get(name).map(str::to_owned)).collect();
+        let mut values: Vec<String> = self
+            .select(matchers, None)?
+            .iter()
+            .filter_map(|s| s.labels().get(name).map(str::to_owned))
+            .collect();
         values.sort_unstable();
         values.dedup();
         Ok(values)

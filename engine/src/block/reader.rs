@@ -33,10 +33,10 @@ pub struct RunInfo {
     pub min_t_ms: i64,
     /// Last sample time.
     pub max_t_ms: i64,
-    frame_off: u64,
-    ts_off: u64,
-    val_off: u64,
-    val_len: u64,
+    pub(crate) frame_off: u64,
+    pub(crate) ts_off: u64,
+    pub(crate) val_off: u64,
+    pub(crate) val_len: u64,
     /// Samples in the run.
     pub num_samples: u64,
 }
@@ -409,6 +409,29 @@ impl Block {
 
     /// Decompresses the frame at `off` into `cache`.
     fn load_frame(&self, off: u64, cache: &mut FrameCache) -> Result<(), BlockError> {
+        cache.off = None;
+        let dec = match &mut cache.decompressor {
+            Some(d) => d,
+            None => cache
+                .decompressor
+                .insert(zstd::bulk::Decompressor::new().map_err(BlockError::io(&self.dir))?),
+        };
+        cache.ts_len = self.decompress_frame(off, dec, &mut cache.raw)?;
+        for (_, v) in cache.timestamps.drain(..) {
+            cache.spare.push(v);
+        }
+        cache.off = Some(off);
+        Ok(())
+    }
+
+    /// Decompresses the frame at `off` into `raw` (replacing its contents)
+    /// and returns the length of its timestamp section.
+    pub(crate) fn decompress_frame(
+        &self,
+        off: u64,
+        dec: &mut zstd::bulk::Decompressor<'static>,
+        raw: &mut Vec<u8>,
+    ) -> Result<usize, BlockError> {
         let off = off as usize;
         let head = self
             .chunks
@@ -424,27 +447,30 @@ impl Block {
         let start = off + FRAME_HEADER_BYTES;
         let packed =
             self.chunks.get(start..start + packed_len).ok_or_else(|| self.corrupt("frame"))?;
-        cache.off = None;
-        let dec = match &mut cache.decompressor {
-            Some(d) => d,
-            None => cache
-                .decompressor
-                .insert(zstd::bulk::Decompressor::new().map_err(BlockError::io(&self.dir))?),
-        };
-        cache.raw.clear();
-        cache.raw.reserve(raw_len);
+        raw.clear();
+        raw.reserve(raw_len);
         let n = dec
-            .decompress_to_buffer(packed, &mut cache.raw)
+            .decompress_to_buffer(packed, raw)
             .map_err(|_| self.corrupt("frame does not decompress"))?;
         if n != raw_len {
             return Err(self.corrupt("frame decompresses to the wrong length"));
         }
-        cache.ts_len = ts_len;
-        for (_, v) in cache.timestamps.drain(..) {
-            cache.spare.push(v);
-        }
-        cache.off = Some(off as u64);
-        Ok(())
+        Ok(ts_len)
+    }
+
+    /// A new zstd decompressor (for [`Block::decompress_frame`]).
+    pub(crate) fn decompressor(&self) -> Result<zstd::bulk::Decompressor<'static>, BlockError> {
+        zstd::bulk::Decompressor::new().map_err(BlockError::io(&self.dir))
+    }
+
+    /// Runs `f` with the block's current tombstones, without copying them.
+    pub(crate) fn with_tombstones<R>(&self, f: impl FnOnce(&Tombstones) -> R) -> R {
+        f(&self.tombstones.read())
+    }
+
+    /// An error saying the block is corrupt, for readers of its frames.
+    pub(crate) fn corruption(&self, reason: &str) -> BlockError {
+        self.corrupt(reason)
     }
 
     /// Current tombstones.
