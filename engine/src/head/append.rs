@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::Head;
-use super::series::MemSeries;
+use super::series::{MemSeries, SeriesState};
 use crate::append::{AppendOptions, Appender};
 use crate::error::{AppendError, CommitError};
 use crate::model::{Labels, SeriesRef};
@@ -19,13 +19,13 @@ use crate::wal::{RefSample, SeriesRecord};
 /// A batch of appends to the head.
 pub struct HeadAppender<'a> {
     head: &'a Head,
-    id: u64,
+    id: u32,
     samples: Vec<RefSample>,
     series: Vec<Arc<MemSeries>>,
 }
 
 impl<'a> HeadAppender<'a> {
-    pub(super) fn new(head: &'a Head, id: u64) -> Self {
+    pub(super) fn new(head: &'a Head, id: u32) -> Self {
         HeadAppender { head, id, samples: Vec::new(), series: Vec::new() }
     }
 
@@ -54,10 +54,9 @@ impl<'a> HeadAppender<'a> {
         let v_bits = value.to_bits();
         {
             let mut st = series.state.lock();
-            let last = if st.batch_id == self.id {
-                Some((st.batch_last_t, st.batch_last_v))
-            } else {
-                st.last_sample()
+            let last = match self.pending_of(&series, &st) {
+                Some(p) => Some((p.t_ms, p.value.to_bits())),
+                None => st.last_sample(),
             };
             if let Some((last_t, last_v)) = last {
                 if t_ms < last_t {
@@ -72,13 +71,27 @@ impl<'a> HeadAppender<'a> {
                 }
             }
             st.batch_id = self.id;
-            st.batch_last_t = t_ms;
-            st.batch_last_v = v_bits;
+            // Past u32::MAX samples in one batch the index finds nothing and
+            // the check falls back to the committed samples (commit still
+            // drops out-of-order ones).
+            st.batch_index = u32::try_from(self.samples.len()).unwrap_or(u32::MAX);
         }
         let r = series.series_ref;
         self.samples.push(RefSample { series_ref: r, t_ms, value });
         self.series.push(series);
         Ok(r)
+    }
+
+    /// This batch's newest sample of `series`, if the batch holds one. The
+    /// series remembers only the batch id and the sample's index; the ref
+    /// comparison guards against another live batch with the same (32-bit,
+    /// wrapped) id.
+    #[inline]
+    fn pending_of(&self, series: &MemSeries, st: &SeriesState) -> Option<&RefSample> {
+        if st.batch_id != self.id {
+            return None;
+        }
+        self.samples.get(st.batch_index as usize).filter(|p| p.series_ref == series.series_ref)
     }
 
     #[cold]

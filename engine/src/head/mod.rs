@@ -139,7 +139,15 @@ impl Head {
 
     /// A new batch.
     pub fn appender(&self) -> HeadAppender<'_> {
-        HeadAppender::new(self, self.next_batch_id.fetch_add(1, Ordering::Relaxed))
+        // Batch ids are 32 bits to keep them small in every series (see
+        // `SeriesState::batch_id`); 0 means "no batch" and is skipped.
+        let id = loop {
+            let id = self.next_batch_id.fetch_add(1, Ordering::Relaxed) as u32;
+            if id != 0 {
+                break id;
+            }
+        };
+        HeadAppender::new(self, id)
     }
 
     /// Oldest and newest sample time, if the head holds any sample.
@@ -452,6 +460,31 @@ mod tests {
     use super::*;
     use crate::model::Matcher;
     use crate::query::Querier;
+
+    #[test]
+    fn in_batch_checks_use_each_series_own_newest_pending_sample() {
+        use crate::error::AppendError;
+        let dir = tempfile::tempdir().unwrap();
+        let head = Head::open(dir.path(), HeadOptions::default()).unwrap();
+        let (a, b) = (Labels::new([("__name__", "a")]), Labels::new([("__name__", "b")]));
+        let mut app = head.appender();
+        let ra = app.append(None, &a, 10, 1.0).unwrap();
+        let rb = app.append(None, &b, 30, 3.0).unwrap();
+        app.append(Some(ra), &a, 20, 2.0).unwrap();
+        assert!(matches!(app.append(Some(ra), &a, 15, 0.0), Err(AppendError::OutOfOrder)));
+        assert!(matches!(app.append(Some(ra), &a, 20, 9.0), Err(AppendError::DuplicateTimestamp)));
+        assert_eq!(app.append(Some(ra), &a, 20, 2.0).unwrap(), ra);
+        assert!(matches!(app.append(Some(rb), &b, 25, 0.0), Err(AppendError::OutOfOrder)));
+        app.append(Some(rb), &b, 40, 4.0).unwrap();
+        // A second batch knows nothing of the first's pending samples.
+        let mut other = head.appender();
+        other.append(Some(ra), &a, 5, 0.5).unwrap();
+        drop(other);
+        app.commit_with(|_, _| Ok(())).unwrap();
+        let last = |r| head.series.get_by_ref(r).unwrap().state.lock().last_sample();
+        assert_eq!(last(ra), Some((20, 2.0f64.to_bits())));
+        assert_eq!(last(rb), Some((40, 4.0f64.to_bits())));
+    }
 
     #[test]
     fn replayed_duplicate_series_records_alias_one_series() {
