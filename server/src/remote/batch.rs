@@ -27,7 +27,6 @@ struct Span {
 /// request to request (the vectors keep their allocations).
 #[derive(Default)]
 pub struct Batch {
-    walker: wire::Scratch,
     label_fields: Vec<Range<usize>>,
     samples: Vec<RawSample>,
     spans: Vec<Span>,
@@ -37,21 +36,17 @@ pub struct Batch {
 impl Batch {
     /// Decodes the request `raw` (decompressed), replacing what was held.
     pub fn decode(&mut self, raw: &[u8]) -> Result<(), DecodeError> {
-        let Batch { walker, label_fields, samples, spans, keys } = self;
+        let Batch { label_fields, samples, spans, keys } = self;
         label_fields.clear();
         samples.clear();
         spans.clear();
         keys.clear();
-        wire::for_each_series(raw, walker, |s| {
-            let l0 = label_fields.len() as u32;
-            label_fields.extend_from_slice(s.label_fields);
-            let s0 = samples.len() as u32;
-            samples.extend_from_slice(s.samples);
+        wire::walk(raw, label_fields, samples, |label_fields, samples, start| {
             spans.push(Span {
-                labels: (l0, label_fields.len() as u32),
-                samples: (s0, samples.len() as u32),
+                labels: (start.label_fields as u32, label_fields.len() as u32),
+                samples: (start.samples as u32, samples.len() as u32),
             });
-            keys.push(label_key(raw, s.label_fields));
+            keys.push(label_key(raw, &label_fields[start.label_fields..]));
             Ok::<_, DecodeError>(())
         })
     }

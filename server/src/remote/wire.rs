@@ -305,6 +305,36 @@ pub fn for_each_series<E: From<DecodeError>>(
     scratch: &mut Scratch,
     mut f: impl FnMut(&Series<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
+    scratch.label_fields.clear();
+    scratch.samples.clear();
+    walk(buf, &mut scratch.label_fields, &mut scratch.samples, |label_fields, samples, _| {
+        f(&Series { label_fields, samples })?;
+        label_fields.clear();
+        samples.clear();
+        Ok(())
+    })
+}
+
+/// Where a series' parts begin in the vectors [`walk`] appends to.
+#[derive(Debug, Clone, Copy)]
+pub struct SeriesStart {
+    /// Index of its first label field.
+    pub label_fields: usize,
+    /// Index of its first sample.
+    pub samples: usize,
+}
+
+/// Walks a `WriteRequest`, appending each `TimeSeries`' label field ranges
+/// to `label_fields` and its samples to `samples` (neither is cleared), and
+/// calling `end` after each series with both vectors and where that series
+/// begins in them. [`for_each_series`] clears them in `end`; a caller that
+/// keeps every series of a request keeps them, with no copy in between.
+pub fn walk<E: From<DecodeError>>(
+    buf: &[u8],
+    label_fields: &mut Vec<Range<usize>>,
+    samples: &mut Vec<RawSample>,
+    mut end: impl FnMut(&mut Vec<Range<usize>>, &mut Vec<RawSample>, SeriesStart) -> Result<(), E>,
+) -> Result<(), E> {
     let mut top = Fields::new(buf, 0..buf.len());
     while let Some(field) = top.next_field()? {
         if field.number != 1 {
@@ -315,26 +345,25 @@ pub fn for_each_series<E: From<DecodeError>>(
         }
         field.expect("WriteRequest", LEN)?;
         let Value::Len(a, b) = field.value else { continue };
-        scratch.label_fields.clear();
-        scratch.samples.clear();
+        let start = SeriesStart { label_fields: label_fields.len(), samples: samples.len() };
         let mut ts = Fields::new(buf, a..b);
         while let Some(tf) = ts.next_field()? {
             match tf.number {
                 1 => {
                     tf.expect("TimeSeries", LEN)?;
-                    scratch.label_fields.push(tf.start..tf.end);
+                    label_fields.push(tf.start..tf.end);
                 }
                 2 => {
                     tf.expect("TimeSeries", LEN)?;
                     if let Value::Len(sa, sb) = tf.value {
-                        scratch.samples.push(sample(buf, sa..sb)?);
+                        samples.push(sample(buf, sa..sb)?);
                     }
                 }
                 3 | 4 => tf.expect("TimeSeries", LEN)?,
                 _ => {}
             }
         }
-        f(&Series { label_fields: &scratch.label_fields, samples: &scratch.samples })?;
+        end(label_fields, samples, start)?;
     }
     Ok(())
 }
