@@ -10,6 +10,7 @@
 //! bit-packed Gorilla, whose streams look random to a byte compressor.
 //! Lossless: every value round-trips bit for bit (NaN payloads included).
 
+use super::bitpack::{self, packed_len};
 use crate::model::Sample;
 
 /// Appends `v` as an unsigned LEB128 varint.
@@ -58,6 +59,8 @@ pub fn get_varint(data: &[u8], pos: &mut usize) -> Option<i64> {
 const VALUES_XOR: u8 = 0;
 const VALUES_DECIMAL_DELTA: u8 = 1;
 const VALUES_DECIMAL_RAW: u8 = 2;
+const VALUES_DECIMAL_DELTA_PACKED: u8 = 3;
+const VALUES_DECIMAL_RAW_PACKED: u8 = 4;
 
 /// The exponent `e` (0..=9) such that every value is `m / 10^e` exactly for
 /// an integer `m` below 2^53, if there is one.
@@ -152,27 +155,18 @@ pub fn encode_values(samples: &[Sample], out: &mut Vec<u8>) {
     match decimal_exponent(samples) {
         Some(e) => {
             let scale = POW10[e as usize];
-            let ms = samples.iter().map(|s| (s.value * scale).round() as i64);
-            let (mut delta_len, mut raw_len, mut prev) = (0usize, 0usize, 0i64);
-            for m in ms.clone() {
-                delta_len += varint_len(m.wrapping_sub(prev));
-                raw_len += varint_len(m);
-                prev = m;
-            }
-            if raw_len < delta_len {
-                out.push(VALUES_DECIMAL_RAW);
-                out.push(e as u8);
-                for m in ms {
-                    put_varint(out, m);
-                }
-            } else {
-                out.push(VALUES_DECIMAL_DELTA);
-                out.push(e as u8);
-                let mut prev = 0i64;
-                for m in ms {
-                    put_varint(out, m.wrapping_sub(prev));
-                    prev = m;
-                }
+            let ms: Vec<i64> = samples.iter().map(|s| (s.value * scale).round() as i64).collect();
+            let start = out.len();
+            encode_varint_mantissas(&ms, e as u8, out);
+            // Bit-packed mantissas when they beat what the varint bytes
+            // would cost under an ideal byte-wise entropy coder (what zstd's
+            // literal coding gets near; its matches only help varints more,
+            // so the estimate favours packing only when it clearly wins).
+            let varint_cost = 2 + entropy_bytes(&out[start + 2..]);
+            let mut packed = Vec::new();
+            if encode_packed_mantissas(&ms, e as u8, &mut packed) && packed.len() < varint_cost {
+                out.truncate(start);
+                out.extend_from_slice(&packed);
             }
         }
         None => {
@@ -188,6 +182,84 @@ pub fn encode_values(samples: &[Sample], out: &mut Vec<u8>) {
             }
         }
     }
+}
+
+/// Mantissas as varints: deltas, or as they are when that is shorter
+/// (values redrawn every scrape, whose deltas take one more bit).
+fn encode_varint_mantissas(ms: &[i64], e: u8, out: &mut Vec<u8>) {
+    let (mut delta_len, mut raw_len, mut prev) = (0usize, 0usize, 0i64);
+    for &m in ms {
+        delta_len += varint_len(m.wrapping_sub(prev));
+        raw_len += varint_len(m);
+        prev = m;
+    }
+    if raw_len < delta_len {
+        out.push(VALUES_DECIMAL_RAW);
+        out.push(e);
+        for &m in ms {
+            put_varint(out, m);
+        }
+    } else {
+        out.push(VALUES_DECIMAL_DELTA);
+        out.push(e);
+        let mut prev = 0i64;
+        for &m in ms {
+            put_varint(out, m.wrapping_sub(prev));
+            prev = m;
+        }
+    }
+}
+
+/// Mantissas bit-packed above their minimum, as deltas after the first or
+/// as they are, whichever is shorter. False if neither fits the packer.
+fn encode_packed_mantissas(ms: &[i64], e: u8, out: &mut Vec<u8>) -> bool {
+    let Some((&first, rest)) = ms.split_first() else { return false };
+    let span = |vals: &mut dyn Iterator<Item = i64>| {
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for v in vals {
+            (lo, hi) = (lo.min(v), hi.max(v));
+        }
+        if lo > hi { (0, 0) } else { (lo, bitpack::width(hi.wrapping_sub(lo) as u64)) }
+    };
+    let (raw_base, raw_w) = span(&mut ms.iter().copied());
+    let (delta_base, delta_w) = span(&mut ms.windows(2).map(|p| p[1].wrapping_sub(p[0])));
+    let raw_len = varint_len(raw_base) + packed_len(ms.len(), raw_w);
+    let delta_len = varint_len(first) + varint_len(delta_base) + packed_len(rest.len(), delta_w);
+    if delta_len <= raw_len && delta_w <= bitpack::MAX_WIDTH {
+        out.extend_from_slice(&[VALUES_DECIMAL_DELTA_PACKED, e]);
+        put_varint(out, first);
+        put_varint(out, delta_base);
+        out.push(delta_w as u8);
+        let deltas = ms.windows(2).map(|p| p[1].wrapping_sub(p[0]).wrapping_sub(delta_base) as u64);
+        bitpack::pack(deltas, delta_w, out);
+        true
+    } else if raw_w <= bitpack::MAX_WIDTH {
+        out.extend_from_slice(&[VALUES_DECIMAL_RAW_PACKED, e]);
+        put_varint(out, raw_base);
+        out.push(raw_w as u8);
+        bitpack::pack(ms.iter().map(|&m| m.wrapping_sub(raw_base) as u64), raw_w, out);
+        true
+    } else {
+        false
+    }
+}
+
+/// Bytes `data` would take under an ideal order-0 byte coder.
+fn entropy_bytes(data: &[u8]) -> usize {
+    let mut counts = [0u32; 256];
+    for &b in data {
+        counts[usize::from(b)] += 1;
+    }
+    let n = data.len() as f64;
+    let bits: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let c = f64::from(c);
+            -c * (c / n).log2()
+        })
+        .sum();
+    (bits / 8.0).ceil() as usize
 }
 
 /// Decodes a value column written by [`encode_values`] for the timestamps
@@ -218,6 +290,22 @@ pub fn decode_values(
                 (false, _) => decode_decimal::<false>(rest, ts, lo, hi, out, |m| m as f64 / scale)?,
             }
         }
+        VALUES_DECIMAL_DELTA_PACKED | VALUES_DECIMAL_RAW_PACKED => {
+            let e = *data.get(pos)?;
+            let scale = *POW10.get(usize::from(e))?;
+            pos += 1;
+            let delta = kind == VALUES_DECIMAL_DELTA_PACKED;
+            match (delta, e) {
+                (true, 0) => decode_packed::<true>(&data[pos..], ts, lo, hi, out, |m| m as f64)?,
+                (true, _) => {
+                    decode_packed::<true>(&data[pos..], ts, lo, hi, out, |m| m as f64 / scale)?
+                }
+                (false, 0) => decode_packed::<false>(&data[pos..], ts, lo, hi, out, |m| m as f64)?,
+                (false, _) => {
+                    decode_packed::<false>(&data[pos..], ts, lo, hi, out, |m| m as f64 / scale)?
+                }
+            }
+        }
         VALUES_XOR => {
             let mut prev = 0u64;
             for (i, &t) in ts[..hi].iter().enumerate() {
@@ -232,21 +320,78 @@ pub fn decode_values(
     Some(())
 }
 
-/// Number of entries of a value column written by [`encode_values`], found
-/// by counting varint ends (a vectorisable pass over its bytes), or `None`
-/// if its kind or exponent is unknown. Readers check it against the run's
-/// sample count before handing out an iterator that decodes lazily.
-pub fn value_column_len(data: &[u8]) -> Option<usize> {
-    let body = match *data.first()? {
-        VALUES_XOR => &data[1..],
-        VALUES_DECIMAL_DELTA | VALUES_DECIMAL_RAW if *data.get(1)? <= 9 => &data[2..],
-        _ => return None,
+/// Whether a value column written by [`encode_values`] holds exactly `n`
+/// entries and decodes: varint columns by counting varint ends (a
+/// vectorisable pass over its bytes), packed ones from their header.
+/// Readers check it before handing out an iterator that decodes lazily.
+pub fn value_column_fits(data: &[u8], n: usize) -> bool {
+    let count_varints = |body: &[u8]| {
+        // The last byte must end a varint, or the count is one short.
+        body.last().is_none_or(|&b| b < 0x80) && body.iter().filter(|&&b| b < 0x80).count() == n
     };
-    // The last byte must end a varint, or the count is one short.
-    if body.last().is_some_and(|&b| b >= 0x80) {
-        return None;
+    let Some(&kind) = data.first() else { return false };
+    let exponent_ok = data.get(1).is_some_and(|&e| e <= 9);
+    match kind {
+        VALUES_XOR => count_varints(&data[1..]),
+        VALUES_DECIMAL_DELTA | VALUES_DECIMAL_RAW => exponent_ok && count_varints(&data[2..]),
+        VALUES_DECIMAL_DELTA_PACKED | VALUES_DECIMAL_RAW_PACKED if exponent_ok => {
+            packed_header(&data[2..], kind == VALUES_DECIMAL_DELTA_PACKED, n).is_some()
+        }
+        _ => false,
     }
-    Some(body.iter().filter(|&&b| b < 0x80).count())
+}
+
+/// Splits a packed column after its exponent: (first mantissa, base,
+/// width, packed bytes), checking the packed bytes' length for `n`
+/// entries.
+fn packed_header(data: &[u8], delta: bool, n: usize) -> Option<(i64, i64, u32, &[u8])> {
+    let mut pos = 0;
+    let first = if delta { get_varint(data, &mut pos)? } else { 0 };
+    let base = get_varint(data, &mut pos)?;
+    let w = u32::from(*data.get(pos)?);
+    let body = &data[pos + 1..];
+    let packed = if delta { n.checked_sub(1)? } else { n };
+    (w <= bitpack::MAX_WIDTH && body.len() == packed_len(packed, w))
+        .then_some((first, base, w, body))
+}
+
+/// Decodes a packed column's mantissas (deltas after the first if
+/// `DELTA`) for `ts`, pushing the samples at positions `lo..hi`.
+#[inline(always)]
+fn decode_packed<const DELTA: bool>(
+    data: &[u8],
+    ts: &[i64],
+    lo: usize,
+    hi: usize,
+    out: &mut Vec<Sample>,
+    value: impl Fn(i64) -> f64,
+) -> Option<()> {
+    if lo >= hi {
+        return Some(());
+    }
+    let (first, base, w, body) = packed_header(data, DELTA, ts.len())?;
+    if DELTA {
+        let mut m = first;
+        if lo == 0 {
+            out.push(Sample { t_ms: ts[0], value: value(m) });
+        }
+        // Sample i > 0 is packed entry i - 1.
+        let from = lo.max(1);
+        bitpack::unpack(body, w, 0, from - 1, |u| m = m.wrapping_add(base.wrapping_add(u as i64)));
+        let mut j = from;
+        bitpack::unpack(body, w, from - 1, hi - 1, |u| {
+            m = m.wrapping_add(base.wrapping_add(u as i64));
+            out.push(Sample { t_ms: ts[j], value: value(m) });
+            j += 1;
+        });
+    } else {
+        let mut j = lo;
+        bitpack::unpack(body, w, lo, hi, |u| {
+            out.push(Sample { t_ms: ts[j], value: value(base.wrapping_add(u as i64)) });
+            j += 1;
+        });
+    }
+    Some(())
 }
 
 /// Decodes decimal mantissas (deltas if `DELTA`) for `ts`, pushing the
@@ -353,17 +498,46 @@ mod tests {
     }
 
     #[test]
-    fn random_decimals_are_stored_without_deltas() {
-        let samples: Vec<Sample> = (0..100)
-            .map(|i| Sample { t_ms: i, value: ((i * 7919) % 1000) as f64 / 1000.0 })
+    fn column_kinds_follow_the_values() {
+        let kind = |values: &[f64]| {
+            let samples: Vec<Sample> = values
+                .iter()
+                .enumerate()
+                .map(|(i, &value)| Sample { t_ms: i as i64, value })
+                .collect();
+            let mut vbuf = Vec::new();
+            encode_values(&samples, &mut vbuf);
+            let ts: Vec<i64> = samples.iter().map(|s| s.t_ms).collect();
+            assert!(value_column_fits(&vbuf, ts.len()));
+            assert!(!value_column_fits(&vbuf, ts.len() + 1));
+            let mut out = Vec::new();
+            decode_values(&vbuf, &ts, 3, ts.len(), &mut out).expect("decodes");
+            assert_eq!(out, samples[3..]);
+            vbuf[0]
+        };
+        // A pseudo-random sequence (a linear congruential generator).
+        let mut x = 12345u64;
+        let mut rand = |n: u64| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (x >> 33) % n
+        };
+        // Redrawn every scrape, evenly over a range: packed as they are.
+        let durations: Vec<f64> = (0..200).map(|_| (250 + rand(2000)) as f64 / 1000.0).collect();
+        assert_eq!(kind(&durations), VALUES_DECIMAL_RAW_PACKED);
+        // A counter stepping by 1000 ± 250: packed deltas.
+        let mut c = 1e9;
+        let counter: Vec<f64> = (0..200)
+            .map(|_| {
+                c += (750 + rand(501)) as f64;
+                c
+            })
             .collect();
-        let mut vbuf = Vec::new();
-        encode_values(&samples, &mut vbuf);
-        assert_eq!(vbuf[0], VALUES_DECIMAL_RAW);
-        let counter: Vec<Sample> =
-            (0..100).map(|i| Sample { t_ms: i, value: (1_000_000 + i * 3) as f64 }).collect();
-        vbuf.clear();
-        encode_values(&counter, &mut vbuf);
-        assert_eq!(vbuf[0], VALUES_DECIMAL_DELTA);
+        assert_eq!(kind(&counter), VALUES_DECIMAL_DELTA_PACKED);
+        // Constant steps and rare changes: varint deltas (zstd takes the rest).
+        let steady: Vec<f64> = (0..200).map(|i| (1_000_000 + i * 3) as f64).collect();
+        assert_eq!(kind(&steady), VALUES_DECIMAL_DELTA);
+        let rare: Vec<f64> = (0..200).map(|i| (i / 50 * 4096) as f64).collect();
+        assert_eq!(kind(&rare), VALUES_DECIMAL_DELTA);
+        assert_eq!(kind(&[0.1, f64::NAN, 3.0, 4.0]), VALUES_XOR);
     }
 }

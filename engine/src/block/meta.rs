@@ -11,9 +11,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Block format version written to `meta.json` (Promethium's own format).
 ///
 /// 1: one column run per series and window, frames mixing windows.
-/// 2: time-major frames (one window each) with a shared timestamp section;
-/// see docs/format/blocks.md. Only version 2 is read.
-pub const META_VERSION: u32 = 2;
+/// 2: time-major frames (one window each) with a shared timestamp section.
+/// 3: value columns may be bit-packed (kinds 3 and 4).
+/// See docs/format/blocks.md. Only version 3 is read.
+pub const META_VERSION: u32 = 3;
 
 /// A block's `meta.json`.
 #[derive(Debug, Clone, PartialEq, Eq)]

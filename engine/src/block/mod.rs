@@ -11,6 +11,7 @@
 //! are built under `<ULID>.tmp` and renamed into place; deleted blocks are
 //! first renamed to `<ULID>.deleted`. Start-up removes both kinds.
 
+pub mod bitpack;
 pub mod codec;
 mod merge;
 pub mod meta;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 use parking_lot::RwLock;
 
-use super::codec::{decode_timestamps, decode_values, get_uvarint, get_varint};
+use super::codec::{decode_timestamps, decode_values, get_uvarint};
 use super::meta::BlockMeta;
 use super::tombstones::{self, Tombstones};
 use super::writer::write_synced;
@@ -31,14 +31,14 @@ const TRAILER_BYTES: usize = 5 * 8 + 4;
 pub struct RunInfo {
     /// First sample time.
     pub min_t_ms: i64,
-    /// Last sample time.
+    /// Not before the last sample time: the last millisecond of the run's
+    /// window (the index does not store the last time; the timestamp
+    /// column has it).
     pub max_t_ms: i64,
     pub(crate) frame_off: u64,
     pub(crate) ts_off: u64,
     pub(crate) val_off: u64,
     pub(crate) val_len: u64,
-    /// Samples in the run.
-    pub num_samples: u64,
 }
 
 impl RunInfo {
@@ -55,7 +55,7 @@ impl RunInfo {
 pub struct SeriesInfo {
     /// First sample time.
     pub min_t_ms: i64,
-    /// Last sample time.
+    /// Not before the last sample time (see [`RunInfo::max_t_ms`]).
     pub max_t_ms: i64,
     /// Its runs, in time order.
     pub runs: Vec<RunInfo>,
@@ -314,17 +314,23 @@ impl Block {
             return Err(bad());
         }
         let mut runs = Vec::with_capacity(n);
+        let mut window = self.meta.min_t_ms.div_euclid(RUN_WINDOW_MS);
         for _ in 0..n {
-            let min_t_ms = get_varint(d, &mut pos).ok_or_else(bad)?;
-            let span = get_uvarint(d, &mut pos).ok_or_else(bad)?;
+            let skip = get_uvarint(d, &mut pos).ok_or_else(bad)?;
+            window = i64::try_from(skip)
+                .ok()
+                .and_then(|k| window.checked_add(k))
+                .filter(|w| w.checked_mul(RUN_WINDOW_MS + 1).is_some())
+                .ok_or_else(bad)?;
+            let start = window * RUN_WINDOW_MS;
+            let offset = get_uvarint(d, &mut pos).filter(|&o| o < RUN_WINDOW_MS as u64);
             runs.push(RunInfo {
-                min_t_ms,
-                max_t_ms: min_t_ms.wrapping_add(span as i64),
+                min_t_ms: start + offset.ok_or_else(bad)? as i64,
+                max_t_ms: start + RUN_WINDOW_MS - 1,
                 frame_off: get_uvarint(d, &mut pos).ok_or_else(bad)?,
                 ts_off: get_uvarint(d, &mut pos).ok_or_else(bad)?,
                 val_off: get_uvarint(d, &mut pos).ok_or_else(bad)?,
                 val_len: get_uvarint(d, &mut pos).ok_or_else(bad)?,
-                num_samples: get_uvarint(d, &mut pos).ok_or_else(bad)?,
             });
         }
         let info = SeriesInfo { min_t_ms: runs[0].min_t_ms, max_t_ms: runs[n - 1].max_t_ms, runs };
@@ -393,9 +399,6 @@ impl Block {
             }
         };
         let ts = &cache.timestamps[slot].1;
-        if ts.len() as u64 != run.num_samples {
-            return Err(self.corrupt("timestamp column length differs from the run's"));
-        }
         let start = cache.ts_len + run.val_off as usize;
         let values = cache
             .raw

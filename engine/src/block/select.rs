@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::BlockError;
-use super::codec::{decode_timestamps, decode_values, value_column_len};
+use super::codec::{decode_timestamps, decode_values, value_column_fits};
 use super::reader::{Block, RunInfo};
 use crate::model::{Labels, Matcher, Sample};
 use crate::query::{SampleIterator, Series};
@@ -114,9 +114,6 @@ impl Loader<'_> {
         }
         let fi = self.frame(run)?;
         let (start, len) = self.timestamps(fi, run)?;
-        if len as u64 != run.num_samples {
-            return Err(self.block.corruption("timestamp column length differs from the run's"));
-        }
         let frame = &self.frames[fi as usize];
         let ts = &frame.timestamps[start..start + len];
         let lo = if min_t <= run.min_t_ms { 0 } else { ts.partition_point(|&t| t < min_t) };
@@ -130,7 +127,7 @@ impl Loader<'_> {
             .raw
             .get(val_start..val_start + val_len)
             .ok_or_else(|| self.block.corruption("value column outside its frame"))?;
-        if value_column_len(values) != Some(len) {
+        if !value_column_fits(values, len) {
             return Err(self.block.corruption("value column does not match its run"));
         }
         Ok(Some(SelectedRun {

@@ -17,7 +17,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::codec::{encode_timestamps, encode_values, put_uvarint, put_varint};
+use super::codec::{encode_timestamps, encode_values, put_uvarint};
 use super::meta::{BlockMeta, new_ulid};
 use super::{
     BlockError, CHUNKS_DIR, CHUNKS_FILE, CHUNKS_MAGIC, FRAME_HEADER_BYTES, FRAME_RAW_BYTES,
@@ -40,7 +40,6 @@ struct RunEntry {
     ts_off: u64,
     val_off: u64,
     val_len: u64,
-    num_samples: u64,
 }
 
 /// One series as the index records it.
@@ -203,7 +202,6 @@ impl BlockWriter {
             ts_off: ts_off as u64,
             val_off: val_off as u64,
             val_len: (frame.values.len() - val_off) as u64,
-            num_samples: run.len() as u64,
         });
         self.num_runs += 1;
         let after = frame.raw_len();
@@ -271,7 +269,7 @@ impl BlockWriter {
         file.sync_all().map_err(BlockError::io(&chunks_path))?;
         crash_point("block-write-chunks");
 
-        let index = encode_index(&self.series);
+        let index = encode_index(&self.series, self.min_t);
         write_synced(&self.tmp.join(INDEX_FILE), &index)?;
         write_synced(
             &self.tmp.join(TOMBSTONES_FILE),
@@ -309,7 +307,7 @@ pub(crate) fn write_synced(path: &Path, data: &[u8]) -> Result<(), BlockError> {
 }
 
 /// The index file: see docs/format/blocks.md.
-fn encode_index(series: &[SeriesEntry]) -> Vec<u8> {
+fn encode_index(series: &[SeriesEntry], block_min_t: i64) -> Vec<u8> {
     let mut symbols: BTreeSet<&str> = BTreeSet::new();
     for s in series {
         for l in &s.labels {
@@ -340,14 +338,19 @@ fn encode_index(series: &[SeriesEntry]) -> Vec<u8> {
             postings.entry((l.name, l.value)).or_default().push(id as u32);
         }
         put_uvarint(&mut out, s.runs.len() as u64);
+        // Times relative to windows (a run's window is after the previous
+        // run's, the first at or after the block's): a byte or two each
+        // where absolute milliseconds took six.
+        let mut window = block_min_t.div_euclid(RUN_WINDOW_MS);
         for r in &s.runs {
-            put_varint(&mut out, r.min_t);
-            put_uvarint(&mut out, (r.max_t - r.min_t) as u64);
+            let w = r.min_t.div_euclid(RUN_WINDOW_MS);
+            put_uvarint(&mut out, (w - window) as u64);
+            put_uvarint(&mut out, (r.min_t - w * RUN_WINDOW_MS) as u64);
+            window = w;
             put_uvarint(&mut out, r.frame_off);
             put_uvarint(&mut out, r.ts_off);
             put_uvarint(&mut out, r.val_off);
             put_uvarint(&mut out, r.val_len);
-            put_uvarint(&mut out, r.num_samples);
         }
     }
     align8(&mut out);
