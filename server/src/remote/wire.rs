@@ -257,6 +257,38 @@ pub struct RawSample {
 /// Decodes one `Sample` message (missing fields are zero).
 #[inline]
 pub fn sample(buf: &[u8], range: Range<usize>) -> Result<RawSample, DecodeError> {
+    match usual_sample(buf, range.clone()) {
+        Some(s) => Ok(s),
+        None => any_sample(buf, range),
+    }
+}
+
+/// The one encoding senders produce for a sample with a non-zero value and
+/// timestamp: tag 0x09 and 8 bytes of value, tag 0x10 and a varint
+/// timestamp ending exactly at the end of the message. Decoded without the
+/// general field loop (a sample per series makes this the walker's most
+/// frequent message); anything else gives `None`.
+#[inline]
+fn usual_sample(buf: &[u8], range: Range<usize>) -> Option<RawSample> {
+    let (&0x09, rest) = buf.get(range)?.split_first()? else { return None };
+    let (value, rest) = rest.split_first_chunk::<8>()?;
+    let (&0x10, varint) = rest.split_first()? else { return None };
+    if varint.len() > 10 {
+        return None;
+    }
+    let mut t = 0u64;
+    for (i, &b) in varint.iter().enumerate() {
+        t |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            return (i + 1 == varint.len())
+                .then(|| RawSample { t_ms: t as i64, value: f64::from_le_bytes(*value) });
+        }
+    }
+    None
+}
+
+/// Decodes one `Sample` message in any valid encoding.
+fn any_sample(buf: &[u8], range: Range<usize>) -> Result<RawSample, DecodeError> {
     let mut s = RawSample { t_ms: 0, value: 0.0 };
     let mut fields = Fields::new(buf, range);
     while let Some(f) = fields.next_field()? {
@@ -473,6 +505,42 @@ mod tests {
             collect(b"\x0a\x05\x0a\x03\x0a\x01\xff"),
             Err(DecodeError::NotUtf8 { what: "name", .. })
         ));
+    }
+
+    #[test]
+    fn the_usual_sample_encoding_decodes_as_any_other() {
+        let encoded = |value: f64, timestamp: i64| Sample { value, timestamp }.encode_to_vec();
+        for (v, t) in [(1.5, 1_700_000_000_000), (-2.0, -5), (f64::MAX, i64::MAX), (3.0, 1)] {
+            let buf = encoded(v, t);
+            let fast = usual_sample(&buf, 0..buf.len()).expect("the usual encoding");
+            assert_eq!(fast, any_sample(&buf, 0..buf.len()).unwrap());
+            assert_eq!(fast, RawSample { t_ms: t, value: v });
+        }
+        // Zero fields are left out by senders: the general path reads them.
+        for (v, t) in [(0.0, 7), (2.5, 0), (0.0, 0)] {
+            let buf = encoded(v, t);
+            assert_eq!(usual_sample(&buf, 0..buf.len()), None);
+            assert_eq!(sample(&buf, 0..buf.len()).unwrap(), RawSample { t_ms: t, value: v });
+        }
+        // Fields reversed, a trailing field, a cut varint: not the usual shape.
+        let mut reversed = vec![0x10, 0x07, 0x09];
+        reversed.extend_from_slice(&1.0f64.to_le_bytes());
+        assert_eq!(usual_sample(&reversed, 0..reversed.len()), None);
+        assert_eq!(
+            sample(&reversed, 0..reversed.len()).unwrap(),
+            RawSample { t_ms: 7, value: 1.0 }
+        );
+        let mut trailing = encoded(1.0, 7);
+        trailing.extend_from_slice(&[0x18, 0x01]);
+        assert_eq!(usual_sample(&trailing, 0..trailing.len()), None);
+        assert_eq!(
+            sample(&trailing, 0..trailing.len()).unwrap(),
+            RawSample { t_ms: 7, value: 1.0 }
+        );
+        let mut cut = encoded(1.0, 1_700_000_000_000);
+        cut.pop();
+        assert_eq!(usual_sample(&cut, 0..cut.len()), None);
+        assert!(sample(&cut, 0..cut.len()).is_err());
     }
 
     #[test]
