@@ -49,6 +49,14 @@ pub trait Appender: Send {
         self.append_with(series, labels, t_ms, value, &AppendOptions::default())
     }
 
+    /// Says about `samples` more appends are coming, so a batch that
+    /// buffers them can size its buffers once instead of growing them
+    /// sample by sample (a remote-write request knows its size up front).
+    /// A hint only; the default ignores it.
+    fn reserve(&mut self, samples: usize) {
+        let _ = samples;
+    }
+
     /// Makes the batch visible and durable as one unit.
     fn commit(self: Box<Self>) -> Result<(), CommitError>;
 

@@ -852,6 +852,10 @@ impl Appender for DbAppender<'_> {
         self.inner.append(series, labels, t_ms, value)
     }
 
+    fn reserve(&mut self, samples: usize) {
+        self.inner.reserve(samples);
+    }
+
     fn commit(self: Box<Self>) -> Result<(), CommitError> {
         let db = self.db;
         db.check_writable()?;

@@ -109,6 +109,12 @@ impl<'a> HeadAppender<'a> {
         Ok(self.head.series.get_or_create(labels, None).0)
     }
 
+    /// Sizes the batch's buffers for `samples` more appends.
+    pub fn reserve(&mut self, samples: usize) {
+        self.samples.reserve(samples);
+        self.series.reserve(samples);
+    }
+
     /// Number of samples in the batch.
     pub fn len(&self) -> usize {
         self.samples.len()
@@ -214,6 +220,10 @@ impl Appender for HeadAppender<'_> {
         _options: &AppendOptions<'_>,
     ) -> Result<SeriesRef, AppendError> {
         self.append(series, labels, t_ms, value)
+    }
+
+    fn reserve(&mut self, samples: usize) {
+        HeadAppender::reserve(self, samples);
     }
 
     fn commit(self: Box<Self>) -> Result<(), CommitError> {

@@ -209,6 +209,7 @@ impl Receiver {
         with_decoded(body, |raw, batch, lookup| {
             self.cache.get_many(batch.keys(), lookup.refs, lookup.order);
             let mut app = storage.appender();
+            app.reserve(batch.sample_count());
             let no_labels = Labels::empty();
             let mut counts = Counts::default();
             let appended = (0..batch.len()).try_for_each(|i| {
