@@ -378,8 +378,25 @@ pub fn walk<E: From<DecodeError>>(
         field.expect("WriteRequest", LEN)?;
         let Value::Len(a, b) = field.value else { continue };
         let start = SeriesStart { label_fields: label_fields.len(), samples: samples.len() };
-        let mut ts = Fields::new(buf, a..b);
-        while let Some(tf) = ts.next_field()? {
+        let mut pos = a;
+        while pos < b {
+            // The usual field: a label or a sample with a one-byte tag and
+            // a one-byte length that fits the message.
+            if let [tag @ (0x0a | 0x12), len @ 0..0x80, ..] = buf[pos..b] {
+                let field_end = pos + 2 + usize::from(len);
+                if field_end <= b {
+                    if tag == 0x0a {
+                        label_fields.push(pos..field_end);
+                    } else {
+                        samples.push(sample(buf, pos + 2..field_end)?);
+                    }
+                    pos = field_end;
+                    continue;
+                }
+            }
+            let mut rest = Fields::new(buf, pos..b);
+            let Some(tf) = rest.next_field()? else { break };
+            pos = tf.end;
             match tf.number {
                 1 => {
                     tf.expect("TimeSeries", LEN)?;
@@ -541,6 +558,35 @@ mod tests {
         cut.pop();
         assert_eq!(usual_sample(&cut, 0..cut.len()), None);
         assert!(sample(&cut, 0..cut.len()).is_err());
+    }
+
+    #[test]
+    fn long_labels_and_many_samples_decode_as_short_ones() {
+        // Labels over 127 bytes and a series over 127 bytes take the
+        // general path (two-byte lengths); the rest the one-byte path.
+        let long = "v".repeat(300);
+        let req = WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: vec![
+                    Label { name: "__name__".into(), value: "m".into() },
+                    Label { name: "long".into(), value: long.clone() },
+                    Label { name: "z".into(), value: "1".into() },
+                ],
+                samples: (1..=40)
+                    .map(|i| Sample { value: f64::from(i), timestamp: i.into() })
+                    .collect(),
+                exemplars: vec![],
+            }],
+            metadata: vec![],
+        };
+        let got = collect(&req.encode_to_vec()).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0[1], ("long".to_owned(), long));
+        assert_eq!(got[0].0[2], ("z".to_owned(), "1".to_owned()));
+        assert_eq!(got[0].1.len(), 40);
+        assert_eq!(got[0].1[39], RawSample { t_ms: 40, value: 40.0 });
+        // A one-byte length past the end of the series is still an error.
+        assert!(matches!(collect(b"\x0a\x02\x0a\x05"), Err(DecodeError::PastEnd { .. })));
     }
 
     #[test]
