@@ -136,7 +136,9 @@ impl<'a> HeadAppender<'a> {
         let mut newly_logged: Vec<&Arc<MemSeries>> = Vec::new();
         for s in &self.series {
             // A cheap load first: after warm-up every series is logged.
-            if !s.logged.load(Ordering::Acquire) && !s.logged.swap(true, Ordering::AcqRel) {
+            if !s.state.logged().load(Ordering::Acquire)
+                && !s.state.logged().swap(true, Ordering::AcqRel)
+            {
                 new_series
                     .push(SeriesRecord { series_ref: s.series_ref, labels: s.labels.clone() });
                 newly_logged.push(s);
@@ -145,7 +147,7 @@ impl<'a> HeadAppender<'a> {
         if let Err(e) = log(&new_series, &self.samples) {
             // Not logged after all: a later commit must log these series.
             for s in newly_logged {
-                s.logged.store(false, Ordering::Release);
+                s.state.logged().store(false, Ordering::Release);
             }
             return Err(e);
         }

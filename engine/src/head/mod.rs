@@ -204,7 +204,7 @@ impl Head {
         }
         let (series, created) = self.series.get_or_create(labels, Some(series_ref));
         if created {
-            if !series.logged.swap(true, Ordering::AcqRel) {
+            if !series.state.logged().swap(true, Ordering::AcqRel) {
                 self.index.write().add(series.series_ref.0, &series.labels);
             }
         } else if series.series_ref != series_ref {
@@ -247,19 +247,21 @@ impl Head {
     pub(crate) fn append_to_chunk(
         &self,
         series: &MemSeries,
-        st: &mut SeriesState,
+        st: &mut series::SeriesGuard<'_>,
         t_ms: i64,
         value: f64,
     ) {
         let n = st.head.num_samples();
+        // The cut time is kept relative to the newest sample, so it is read
+        // before this sample is appended and written back after.
+        let mut cut_t = if n == 0 { None } else { Some(st.head_cut_t()) };
         if n == 0 {
-            st.head_cut_t = self.cut_time_after(t_ms);
             self.live_chunks.fetch_add(1, Ordering::Relaxed);
-        } else if n >= self.opts.samples_per_chunk || t_ms >= st.head_cut_t {
+        } else if n >= self.opts.samples_per_chunk || cut_t.is_some_and(|c| t_ms >= c) {
             self.cut_chunk(series, st);
             if st.head.num_samples() == 0 {
                 self.live_chunks.fetch_add(1, Ordering::Relaxed);
-                st.head_cut_t = self.cut_time_after(t_ms);
+                cut_t = None;
             } else if st.head.num_samples() == u16::MAX {
                 // The chunk files keep failing and the open chunk is as large as
                 // its header can count: this sample cannot be kept.
@@ -268,6 +270,7 @@ impl Head {
             }
         }
         st.head.append(t_ms, value);
+        st.set_head_cut_t(cut_t.unwrap_or_else(|| self.cut_time_after(t_ms)));
     }
 
     fn cut_time_after(&self, t_ms: i64) -> i64 {
@@ -379,7 +382,7 @@ impl Head {
         }
         self.live_chunks.fetch_sub(dropped_chunks, Ordering::Relaxed);
         for series in &gone {
-            if series.logged.load(Ordering::Acquire) {
+            if series.state.logged().load(Ordering::Acquire) {
                 self.index.write().remove(series.series_ref.0, &series.labels);
             }
             self.series.remove(series);
@@ -418,7 +421,7 @@ impl Head {
         let mut seen = std::collections::HashSet::new();
         for series in self.series.all() {
             // A series replayed under two refs is listed once per ref.
-            if !series.logged.load(Ordering::Acquire) || !seen.insert(series.series_ref) {
+            if !series.state.logged().load(Ordering::Acquire) || !seen.insert(series.series_ref) {
                 continue;
             }
             recs.push(crate::wal::SeriesRecord {
