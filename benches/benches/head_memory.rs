@@ -24,7 +24,7 @@ use promethium_benches::NodeLoad;
 use promethium_engine::Appendable;
 use promethium_engine::db::{Db, DbOptions};
 use promethium_engine::head::HeadMemory;
-use promethium_engine::model::SeriesRef;
+use promethium_engine::model::{Labels, SeriesRef};
 use promethium_scrape::cache::ScrapeCache;
 
 struct Counting;
@@ -73,7 +73,7 @@ fn main() {
     }
     let mut load = NodeLoad::new(SERIES, 11);
     let n = load.len();
-    let label_bytes: usize = load.labels.iter().map(|l| l.encoded_len() + 16).sum();
+    let label_bytes: usize = load.labels.iter().map(Labels::heap_bytes).sum();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut round = Vec::new();
     let mut refs: Vec<Option<SeriesRef>> = vec![None; n];

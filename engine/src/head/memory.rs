@@ -79,7 +79,7 @@ impl Head {
             ..HeadMemory::default()
         };
         for s in &all {
-            m.labels += s.labels.encoded_len() + 16;
+            m.labels += s.labels.heap_bytes();
             let st = s.state.lock();
             m.open_chunks += st.head.heap_bytes();
             m.mapped_chunk_refs += st.mapped.len() * std::mem::size_of::<MappedChunk>();

@@ -2,7 +2,12 @@
 //!
 //! Millions of label sets live in the head at once, so a [`Labels`] is one
 //! shared allocation holding every name and value back to back, each prefixed
-//! by its length as a LEB128 varint. Cloning is a reference-count bump,
+//! by its length as a LEB128 varint. The allocation starts with an 8-byte
+//! header (a 32-bit reference count and the encoding's length) and a
+//! `Labels` is one 8-byte pointer to it: half of an `Arc<[u8]>`'s 16-byte
+//! header and 16-byte fat pointer, which every series in the head and every
+//! scrape cache entry holds (docs/decisions/2026-12-05-series-memory.md).
+//! Cloning is a reference-count bump,
 //! equality and hashing are byte comparisons of the encoding, and ordering
 //! follows Prometheus' `labels.Compare` (pairwise by name, then value).
 //!
@@ -10,10 +15,12 @@
 //! unique and no value is empty (an empty value means "label absent", as in
 //! Prometheus), so two equal label sets always have equal bytes.
 
+use std::alloc::Layout;
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering, fence};
 
 /// The label holding the metric name.
 pub const METRIC_NAME: &str = "__name__";
@@ -30,15 +37,89 @@ pub struct Label<'a> {
 }
 
 /// An immutable, sorted, deduplicated set of labels in one allocation.
-#[derive(Clone)]
 pub struct Labels {
-    data: Arc<[u8]>,
+    /// A [`Shared`] header followed by `len` bytes of the encoding, or
+    /// [`EMPTY`] (never counted, never freed) for the empty set.
+    ptr: NonNull<Shared>,
+}
+
+/// The header of a label set's allocation; the encoding follows it.
+#[repr(C)]
+struct Shared {
+    refs: AtomicU32,
+    len: u32,
+}
+
+/// The empty label set's header: no allocation, no counting.
+static EMPTY: Shared = Shared { refs: AtomicU32::new(1), len: 0 };
+
+/// Clones past this many live references abort, as `Arc` does past
+/// `isize::MAX`: a count that wrapped would free a label set still in use.
+const MAX_REFS: u32 = i32::MAX as u32;
+
+// SAFETY: the encoding is immutable once built and the reference count is
+// atomic, so a `Labels` can be sent and shared like an `Arc<[u8]>`.
+unsafe impl Send for Labels {}
+// SAFETY: see `Send`.
+unsafe impl Sync for Labels {}
+
+fn layout(len: usize) -> Layout {
+    Layout::from_size_align(std::mem::size_of::<Shared>() + len, std::mem::align_of::<Shared>())
+        .expect("label set too large")
 }
 
 impl Labels {
     /// The empty label set.
     pub fn empty() -> Self {
-        Labels { data: Arc::from(&[][..]) }
+        Labels { ptr: NonNull::from(&EMPTY) }
+    }
+
+    /// A label set holding a copy of `bytes`, which must be a canonical
+    /// encoding.
+    fn from_encoding(bytes: &[u8]) -> Self {
+        if bytes.is_empty() {
+            return Labels::empty();
+        }
+        let len = u32::try_from(bytes.len()).expect("label set under 4 GiB");
+        let layout = layout(bytes.len());
+        // SAFETY: `layout` has a non-zero size (the header).
+        let raw = unsafe { std::alloc::alloc(layout) }.cast::<Shared>();
+        let Some(ptr) = NonNull::new(raw) else { std::alloc::handle_alloc_error(layout) };
+        // SAFETY: `ptr` is a fresh allocation of the header plus `len`
+        // bytes, aligned for the header; the copy fills exactly the bytes
+        // after it.
+        unsafe {
+            ptr.as_ptr().write(Shared { refs: AtomicU32::new(1), len });
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                ptr.as_ptr().add(1).cast::<u8>(),
+                bytes.len(),
+            );
+        }
+        Labels { ptr }
+    }
+
+    #[inline]
+    fn is_static(&self) -> bool {
+        std::ptr::eq(self.ptr.as_ptr(), &EMPTY)
+    }
+
+    /// The encoding.
+    #[inline]
+    fn data(&self) -> &[u8] {
+        // SAFETY: `ptr` points at a live header (this `Labels` holds a
+        // reference) followed by `len` initialised bytes, or at `EMPTY`,
+        // whose length is 0 (a zero-length slice right after it is fine).
+        unsafe {
+            let header = self.ptr.as_ptr();
+            std::slice::from_raw_parts(header.add(1).cast::<u8>(), (*header).len as usize)
+        }
+    }
+
+    /// Heap bytes of this label set's allocation (header and encoding; 0
+    /// for the empty set), shared by its clones: for memory accounting.
+    pub fn heap_bytes(&self) -> usize {
+        if self.is_static() { 0 } else { std::mem::size_of::<Shared>() + self.encoded_len() }
     }
 
     /// Builds a label set from pairs in any order. Later duplicates of a name
@@ -87,12 +168,12 @@ impl Labels {
             put_str(&mut buf, n);
             put_str(&mut buf, v);
         }
-        Labels { data: Arc::from(buf) }
+        Labels::from_encoding(&buf)
     }
 
     /// Iterates the pairs in name order.
     pub fn iter(&self) -> LabelsIter<'_> {
-        LabelsIter { data: &self.data }
+        LabelsIter { data: self.data() }
     }
 
     /// The value of `name`, if present.
@@ -107,7 +188,7 @@ impl Labels {
 
     /// Whether the set has no labels.
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.data().is_empty()
     }
 
     /// Number of pairs.
@@ -117,12 +198,12 @@ impl Labels {
 
     /// Size of the encoded form, the heap cost of this label set.
     pub fn encoded_len(&self) -> usize {
-        self.data.len()
+        self.data().len()
     }
 
     /// The canonical encoding (used as a hash key and in the WAL).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.data
+        self.data()
     }
 
     /// Decodes the canonical encoding, validating it.
@@ -137,13 +218,13 @@ impl Labels {
             }
             prev = Some(name);
         }
-        Some(Labels { data: Arc::from(bytes) })
+        Some(Labels::from_encoding(bytes))
     }
 
     /// A stable 64-bit hash of the label set (xxh3 of the encoding), used
     /// for sharding and fingerprints. Stable across runs and machines.
     pub fn stable_hash(&self) -> u64 {
-        xxh3_64(&self.data)
+        xxh3_64(self.data())
     }
 
     /// A builder seeded with these labels, for edits.
@@ -184,6 +265,43 @@ impl Labels {
     }
 }
 
+impl Clone for Labels {
+    #[inline]
+    fn clone(&self) -> Self {
+        if !self.is_static() {
+            // SAFETY: this `Labels` holds a reference, so the header is live.
+            let refs = unsafe { &(*self.ptr.as_ptr()).refs };
+            if refs.fetch_add(1, AtomicOrdering::Relaxed) > MAX_REFS {
+                std::process::abort();
+            }
+        }
+        Labels { ptr: self.ptr }
+    }
+}
+
+impl Drop for Labels {
+    #[inline]
+    fn drop(&mut self) {
+        if self.is_static() {
+            return;
+        }
+        let header = self.ptr.as_ptr();
+        // SAFETY: this `Labels` holds a reference, so the header is live.
+        if unsafe { &(*header).refs }.fetch_sub(1, AtomicOrdering::Release) != 1 {
+            return;
+        }
+        // The last reference: every other holder's use happened before its
+        // decrement (Release), which this Acquire orders before the free.
+        fence(AtomicOrdering::Acquire);
+        // SAFETY: no other reference is left; the allocation was made in
+        // `from_encoding` with this same layout.
+        unsafe {
+            let len = (*header).len as usize;
+            std::alloc::dealloc(header.cast::<u8>(), layout(len));
+        }
+    }
+}
+
 impl Default for Labels {
     fn default() -> Self {
         Labels::empty()
@@ -192,14 +310,14 @@ impl Default for Labels {
 
 impl PartialEq for Labels {
     fn eq(&self, other: &Self) -> bool {
-        self.data == other.data
+        self.ptr == other.ptr || self.data() == other.data()
     }
 }
 impl Eq for Labels {}
 
 impl Hash for Labels {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write(&self.data);
+        state.write(self.data());
     }
 }
 
@@ -446,6 +564,38 @@ mod tests {
         let ok = Labels::new([("a", "1"), ("é", "ü")]);
         let back = Labels::from_bytes(ok.as_bytes()).expect("valid encoding");
         assert_eq!(back.get("é"), Some("ü"));
+    }
+
+    #[test]
+    fn clones_share_one_allocation_and_free_it_once() {
+        let a = Labels::new([("job", "x"), ("instance", "host:9100")]);
+        assert_eq!(std::mem::size_of::<Labels>(), 8);
+        assert_eq!(std::mem::size_of::<Option<Labels>>(), 8);
+        let b = a.clone();
+        assert_eq!(a.as_bytes().as_ptr(), b.as_bytes().as_ptr());
+        assert_eq!(a.heap_bytes(), 8 + a.encoded_len());
+        drop(a);
+        assert_eq!(b.get("job"), Some("x"));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let b = b.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        let c = b.clone();
+                        assert_eq!(c.get("instance"), Some("host:9100"));
+                    }
+                    b
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap(), b);
+        }
+        let e = Labels::empty();
+        assert!(e.is_empty() && e.clone().is_empty());
+        assert_eq!(e.heap_bytes(), 0);
+        assert_eq!(Labels::from_bytes(&[]), Some(Labels::default()));
+        assert_eq!(Labels::new([("a", "")]), e);
     }
 
     #[test]
