@@ -9,7 +9,6 @@
 use std::sync::Arc;
 
 use super::Head;
-use super::chunks::MappedChunk;
 use super::series::MemSeries;
 
 /// Heap bytes of the head, by structure.
@@ -82,7 +81,7 @@ impl Head {
             m.labels += s.labels.heap_bytes();
             let st = s.state.lock();
             m.open_chunks += st.head.heap_bytes();
-            m.mapped_chunk_refs += st.mapped.len() * std::mem::size_of::<MappedChunk>();
+            m.mapped_chunk_refs += st.mapped.heap_bytes();
         }
         (m.series_shards, m.by_ref) = self.series.map_heap_bytes();
         let p = self.index.read().memory();

@@ -15,8 +15,10 @@
 //! Invariant: refs are assigned in increasing order and never reused, so a
 //! stale ref can only miss, never find another series.
 
+use std::alloc::Layout;
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -49,10 +51,10 @@ pub struct SeriesState {
     /// The open chunk (its first timestamp is decoded from it when needed,
     /// see [`SeriesState::head_min_t`]).
     pub(super) head: XorEncoder,
-    /// Cut chunks, oldest first, time ranges disjoint and increasing. A
-    /// boxed slice of exactly their number (16 bytes, no spare capacity):
-    /// it changes once a chunk cut, rarely enough to reallocate each time.
-    pub(super) mapped: Box<[MappedChunk]>,
+    /// Cut chunks, oldest first, time ranges disjoint and increasing.
+    /// Exactly their number, no spare capacity: it changes once a chunk
+    /// cut, rarely enough to reallocate each time.
+    pub(super) mapped: MappedChunks,
     /// The appender holding uncommitted samples of this series (0: none)
     /// and the index of its newest one in that appender's samples, so
     /// in-batch order is checked without a lookup. 32 bits each rather than
@@ -61,13 +63,97 @@ pub struct SeriesState {
     pub(super) batch_index: u32,
 }
 
+/// The cut chunk refs of a series: one 8-byte pointer to an allocation
+/// holding their number and then the refs, or none while there are none.
+/// Half of a boxed slice's 16 bytes in every series, for 8 bytes more in
+/// the allocation of a series that has cut chunks.
+#[derive(Default)]
+pub struct MappedChunks(Option<NonNull<usize>>);
+
+// The refs follow the count with no padding.
+const _: () = assert!(std::mem::align_of::<MappedChunk>() <= std::mem::size_of::<usize>());
+
+// SAFETY: `MappedChunks` owns its allocation and never shares it mutably;
+// it is a `Box<[MappedChunk]>` in a thinner form, and `MappedChunk` is
+// `Send + Sync`.
+unsafe impl Send for MappedChunks {}
+// SAFETY: see `Send`.
+unsafe impl Sync for MappedChunks {}
+
+impl MappedChunks {
+    fn layout(len: usize) -> Layout {
+        let refs = Layout::array::<MappedChunk>(len).expect("chunk refs fit memory");
+        Layout::new::<usize>().extend(refs).expect("chunk refs fit memory").0
+    }
+
+    /// A copy of `refs`.
+    pub(super) fn from_slice(refs: &[MappedChunk]) -> Self {
+        if refs.is_empty() {
+            return MappedChunks(None);
+        }
+        let layout = Self::layout(refs.len());
+        // SAFETY: `layout` has a non-zero size (the count).
+        let raw = unsafe { std::alloc::alloc(layout) }.cast::<usize>();
+        let Some(ptr) = NonNull::new(raw) else { std::alloc::handle_alloc_error(layout) };
+        // SAFETY: a fresh allocation of the count and `refs.len()` refs
+        // right after it (see the alignment assertion above).
+        unsafe {
+            raw.write(refs.len());
+            std::ptr::copy_nonoverlapping(
+                refs.as_ptr(),
+                raw.add(1).cast::<MappedChunk>(),
+                refs.len(),
+            );
+        }
+        MappedChunks(Some(ptr))
+    }
+
+    /// Heap bytes held (for memory accounting).
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.0.map_or(0, |_| Self::layout(self.len()).size())
+    }
+}
+
+impl std::ops::Deref for MappedChunks {
+    type Target = [MappedChunk];
+    #[inline]
+    fn deref(&self) -> &[MappedChunk] {
+        match self.0 {
+            None => &[],
+            // SAFETY: the allocation holds the count and that many
+            // initialised refs after it (`from_slice`), and lives as long
+            // as `self`.
+            Some(p) => unsafe {
+                std::slice::from_raw_parts(p.as_ptr().add(1).cast::<MappedChunk>(), *p.as_ptr())
+            },
+        }
+    }
+}
+
+impl Drop for MappedChunks {
+    fn drop(&mut self) {
+        if let Some(p) = self.0 {
+            // SAFETY: allocated in `from_slice` with this layout; the refs
+            // are `Copy`, so nothing else needs dropping.
+            unsafe { std::alloc::dealloc(p.as_ptr().cast::<u8>(), Self::layout(*p.as_ptr())) };
+        }
+    }
+}
+
+impl std::fmt::Debug for MappedChunks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 /// A series' lock with its state, the `logged` flag and the open chunk's
 /// cut time packed beside the lock byte.
 ///
 /// A `parking_lot::Mutex<SeriesState>` puts its one-byte lock in an 8-byte
 /// slot of its own, and the flag and the cut time would each take another
-/// 8: here the three share one word, which keeps a [`MemSeries`] (with its
-/// `Arc` header) inside one 144-byte malloc chunk instead of 160.
+/// 8: here the three share one word, which (with the thin label set and
+/// cut chunk list) keeps a [`MemSeries`] and its `Arc` header inside one
+/// 128-byte malloc chunk instead of 160.
 pub struct SeriesLock {
     raw: RawMutex,
     /// Whether its series record was handed to the WAL (and it was
@@ -175,7 +261,12 @@ impl Drop for SeriesGuard<'_> {
 
 impl SeriesState {
     fn new() -> Self {
-        SeriesState { head: XorEncoder::new(), mapped: Box::default(), batch_id: 0, batch_index: 0 }
+        SeriesState {
+            head: XorEncoder::new(),
+            mapped: MappedChunks::default(),
+            batch_id: 0,
+            batch_index: 0,
+        }
     }
 
     /// Newest committed sample's timestamp and value bits, if any. Chunks
@@ -193,19 +284,21 @@ impl SeriesState {
 
     /// Appends a cut chunk's ref, growing the slice by exactly one.
     pub(super) fn push_mapped(&mut self, chunk: MappedChunk) {
-        let mut v = std::mem::take(&mut self.mapped).into_vec();
-        v.reserve_exact(1);
+        let mut v = Vec::with_capacity(self.mapped.len() + 1);
+        v.extend_from_slice(&self.mapped);
         v.push(chunk);
-        self.mapped = v.into_boxed_slice();
+        self.mapped = MappedChunks::from_slice(&v);
     }
 
     /// Keeps the cut chunks' refs that `keep` accepts; returns how many
     /// were dropped.
     pub(super) fn retain_mapped(&mut self, keep: impl FnMut(&MappedChunk) -> bool) -> usize {
         let before = self.mapped.len();
-        let mut v = std::mem::take(&mut self.mapped).into_vec();
+        let mut v = self.mapped.to_vec();
         v.retain(keep);
-        self.mapped = v.into_boxed_slice();
+        if v.len() != before {
+            self.mapped = MappedChunks::from_slice(&v);
+        }
         before - self.mapped.len()
     }
 
@@ -419,10 +512,31 @@ mod tests {
     /// The head holds one of these per series: a field added here costs
     /// every series (docs/decisions/2026-12-05-series-memory.md).
     #[test]
+    fn cut_chunk_refs_push_and_retain() {
+        let c = |i: u64| MappedChunk {
+            chunk_ref: super::super::chunks::HeadChunkRef(i),
+            min_t_ms: i as i64 * 10,
+            max_t_ms: i as i64 * 10 + 9,
+        };
+        let mut st = SeriesState::new();
+        assert!(st.mapped.is_empty() && st.mapped.heap_bytes() == 0);
+        for i in 0..5 {
+            st.push_mapped(c(i));
+        }
+        assert_eq!(&*st.mapped, &[c(0), c(1), c(2), c(3), c(4)]);
+        assert_eq!(st.mapped.heap_bytes(), 8 + 5 * 24);
+        assert_eq!(st.retain_mapped(|m| m.min_t_ms >= 20), 2);
+        assert_eq!(&*st.mapped, &[c(2), c(3), c(4)]);
+        assert_eq!(st.time_range(), Some((20, 49)));
+        assert_eq!(st.retain_mapped(|_| false), 3);
+        assert!(st.mapped.is_empty() && st.time_range().is_none());
+    }
+
+    #[test]
     fn per_series_struct_stays_small() {
-        // 120 bytes and the 16-byte `Arc` header fit one 144-byte chunk of
-        // glibc's malloc; 8 more would take a 160-byte one.
-        assert!(std::mem::size_of::<MemSeries>() <= 120, "{}", std::mem::size_of::<MemSeries>());
+        // 104 bytes and the 16-byte `Arc` header fit one 128-byte chunk of
+        // glibc's malloc; 8 more would take a 144-byte one.
+        assert!(std::mem::size_of::<MemSeries>() <= 104, "{}", std::mem::size_of::<MemSeries>());
         assert!(std::mem::size_of::<XorEncoder>() <= 64, "{}", std::mem::size_of::<XorEncoder>());
     }
 }
