@@ -3,8 +3,12 @@
 //! `compare-loadgen farm` serves many exporter targets from one process (one
 //! loopback port per target) so every server under test scrapes exactly the
 //! same data; `compare-loadgen remote-write` pushes snappy-compressed protobuf
-//! batches as fast as the server accepts them and prints a JSON summary.
+//! batches as fast as the server accepts them and prints a JSON summary;
+//! `compare-loadgen backfill` pushes the node_exporter-like load of
+//! `promethium-benches` over a past span (24 h by default) in time order and
+//! prints a JSON summary.
 
+mod backfill;
 mod exposition;
 mod farm;
 mod proto;
@@ -15,7 +19,9 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage:
   compare-loadgen farm --base-port P [--targets N] [--series N]
-  compare-loadgen remote-write --url URL [--series N] [--batch N] [--connections N] [--duration SECS]";
+  compare-loadgen remote-write --url URL [--series N] [--batch N] [--connections N] [--duration SECS]
+  compare-loadgen backfill --url URL [--targets N] [--hours H] [--interval SECS] [--seed N]
+                           [--end-ms MS] [--connections N] [--rounds-per-request N] [--batch N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,6 +39,7 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "farm" => farm_main(&opts),
         "remote-write" => sender_main(&opts),
+        "backfill" => backfill_main(&opts),
         other => Err(format!("unknown command {other:?}")),
     };
     match result {
@@ -63,6 +70,29 @@ fn sender_main(opts: &Opts) -> Result<(), String> {
         duration: std::time::Duration::from_secs_f64(opts.num("duration", Some(30.0))?),
     };
     let report = sender::run(&config).map_err(|e| format!("remote-write: {e}"))?;
+    println!("{}", report.to_json());
+    Ok(())
+}
+
+fn backfill_main(opts: &Opts) -> Result<(), String> {
+    let hours: f64 = opts.num("hours", Some(24.0))?;
+    let interval: f64 = opts.num("interval", Some(15.0))?;
+    let config = backfill::BackfillConfig {
+        url: opts.get("url").ok_or("--url is required")?.to_string(),
+        targets: opts.num("targets", Some(2))?,
+        span_ms: (hours * 3_600_000.0) as i64,
+        interval_ms: (interval * 1000.0) as i64,
+        end_ms: opts
+            .get("end-ms")
+            .map(|v| v.parse())
+            .transpose()
+            .map_err(|_| "--end-ms: bad number")?,
+        seed: opts.num("seed", Some(7))?,
+        connections: opts.num("connections", Some(4))?,
+        rounds_per_request: opts.num("rounds-per-request", Some(10))?,
+        batch: opts.num("batch", Some(5000))?,
+    };
+    let report = backfill::run(&config).map_err(|e| format!("backfill: {e}"))?;
     println!("{}", report.to_json());
     Ok(())
 }

@@ -63,6 +63,31 @@ pub(crate) fn push_series(out: &mut Vec<u8>, labels: &[u8], t_ms: i64, value: f6
     put_varint(out, t_ms as u64);
 }
 
+/// Appends one `TimeSeries` carrying `samples` (in the given order) to a
+/// `WriteRequest` body.
+pub(crate) fn push_series_samples(out: &mut Vec<u8>, labels: &[u8], samples: &[(i64, f64)]) {
+    let sample_len = |t_ms: i64| 1 + 8 + 1 + varint_len(t_ms as u64);
+    let series_len = labels.len()
+        + samples
+            .iter()
+            .map(|&(t, _)| {
+                let n = sample_len(t);
+                1 + varint_len(n as u64) + n
+            })
+            .sum::<usize>();
+    out.push(TAG_LEN_1);
+    put_varint(out, series_len as u64);
+    out.extend_from_slice(labels);
+    for &(t_ms, value) in samples {
+        out.push(TAG_LEN_2);
+        put_varint(out, sample_len(t_ms) as u64);
+        out.push(TAG_DOUBLE_1);
+        out.extend_from_slice(&value.to_le_bytes());
+        out.push(TAG_VARINT_2);
+        put_varint(out, t_ms as u64);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +113,31 @@ mod tests {
         want.extend_from_slice(&1.0f64.to_le_bytes());
         want.extend_from_slice(&[0x10, 0x01]);
         assert_eq!(body, want);
+    }
+
+    #[test]
+    fn many_samples_encode_like_repeated_single_samples() {
+        let labels = encode_labels(&[("a", "b")]);
+        let samples = [(1, 1.0), (300, 2.5), (1_767_225_600_000, -3.0)];
+        let mut body = Vec::new();
+        push_series_samples(&mut body, &labels, &samples);
+        // The same bytes as one series per sample, minus the repeated framing.
+        let mut want_inner = labels.clone();
+        for &(t, v) in &samples {
+            let mut one = Vec::new();
+            push_series(&mut one, &labels, t, v);
+            // Skip the series tag, its length and the labels.
+            let skip = 1 + varint_len((one.len() - 1 - 1) as u64) + labels.len();
+            want_inner.extend_from_slice(&one[skip..]);
+        }
+        let mut want = vec![0x0a];
+        put_varint(&mut want, want_inner.len() as u64);
+        want.extend_from_slice(&want_inner);
+        assert_eq!(body, want);
+        let mut single = Vec::new();
+        push_series_samples(&mut single, &labels, &samples[..1]);
+        let mut old = Vec::new();
+        push_series(&mut old, &labels, 1, 1.0);
+        assert_eq!(single, old);
     }
 }
