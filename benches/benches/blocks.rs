@@ -18,8 +18,8 @@
 
 use std::path::Path;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use promethium_benches::{NodeLoad, cpu_timed};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use promethium_benches::{cpu_timed, NodeLoad};
 use promethium_engine::db::{Db, DbOptions};
 use promethium_engine::model::{Matcher, SeriesRef};
 use promethium_engine::{Appendable, Queryable};
@@ -90,8 +90,131 @@ fn count_samples(db: &Db, min: i64, max: i64) -> u64 {
     n
 }
 
+/// With `BLOCKS_BENCH_BREAKDOWN` set: 2 h of the load encoded as block
+/// columns, bytes per metric family (each family's columns compressed
+/// together at the chunk level, so cross-family matches are not counted)
+/// against a model bound: per column, the fewer bits of "uniform over the
+/// observed range of values / gcd" and "which samples change (binary
+/// entropy) plus uniform over the observed range of nonzero changes / gcd".
+/// That bound is near the generator's entropy for its uniform draws; it
+/// is what a coder without whole-bit rounding would get.
+fn breakdown() {
+    use promethium_engine::block::codec::{encode_timestamps, encode_values};
+    use promethium_engine::model::Sample;
+    use std::collections::BTreeMap;
+    let mut load = NodeLoad::new(SERIES, 7);
+    let rounds = (2 * HOUR / load.interval_ms) as usize;
+    let mut cols: Vec<Vec<Sample>> = vec![Vec::with_capacity(rounds); load.len()];
+    let mut round = Vec::new();
+    for _ in 0..rounds {
+        load.next_round(&mut round);
+        for (i, &(t, v)) in round.iter().enumerate() {
+            cols[i].push(Sample { t_ms: t, value: v });
+        }
+    }
+    fn bound_bits(samples: &[Sample]) -> f64 {
+        let Some(e) = (0..=9).find(|&e| {
+            let k = 10f64.powi(e);
+            samples.iter().all(|s| ((s.value * k).round() / k).to_bits() == s.value.to_bits())
+        }) else {
+            return 64.0 * samples.len() as f64;
+        };
+        let k = 10f64.powi(e);
+        let ms: Vec<i64> = samples.iter().map(|s| (s.value * k).round() as i64).collect();
+        let uniform = |v: &[i64]| {
+            let (lo, hi) = (*v.iter().min().unwrap_or(&0), *v.iter().max().unwrap_or(&0));
+            let g = v.iter().fold(0u64, |g, &x| {
+                let (mut a, mut b) = (g, (x - lo) as u64);
+                while b != 0 {
+                    (a, b) = (b, a % b);
+                }
+                a
+            });
+            (((hi - lo) as u64 / g.max(1)) as f64 + 1.0).log2() * v.len() as f64
+        };
+        let raw = uniform(&ms);
+        let deltas: Vec<i64> = ms.windows(2).map(|w| w[1] - w[0]).collect();
+        let nz: Vec<i64> = deltas.iter().copied().filter(|&d| d != 0).collect();
+        let n = deltas.len() as f64;
+        let p = nz.len() as f64 / n.max(1.0);
+        let h =
+            if p <= 0.0 || p >= 1.0 { 0.0 } else { -(p * p.log2() + (1.0 - p) * (1.0 - p).log2()) };
+        raw.min(n * h + uniform(&nz))
+    }
+    /// One metric family's columns.
+    #[derive(Default)]
+    struct Family {
+        series: usize,
+        samples: usize,
+        columns: Vec<u8>,
+        zstd: usize,
+        bound_bits: f64,
+        kinds: [usize; 8],
+    }
+    let mut fams: BTreeMap<String, Family> = BTreeMap::new();
+    let mut ts_raw = Vec::new();
+    for (i, samples) in cols.iter().enumerate() {
+        let name = load.labels[i].get("__name__").unwrap_or("").to_string();
+        let fam = fams.entry(name).or_default();
+        let start = fam.columns.len();
+        encode_values(samples, &mut fam.columns);
+        fam.kinds[usize::from(fam.columns[start]).min(7)] += 1;
+        fam.series += 1;
+        fam.samples += samples.len();
+        fam.bound_bits += bound_bits(samples);
+        if i == 0 || load.labels[i].get("instance") != load.labels[i - 1].get("instance") {
+            encode_timestamps(samples, &mut ts_raw);
+        }
+    }
+    let total_samples: usize = fams.values().map(|f| f.samples).sum();
+    let per = |bytes: f64| bytes / total_samples as f64;
+    let mut rows: Vec<(String, Family)> = fams
+        .into_iter()
+        .map(|(name, mut f)| {
+            f.zstd = promethium_engine::block::compressed_len(&f.columns);
+            (name, f)
+        })
+        .collect();
+    let excess = |f: &Family| f.zstd as f64 - f.bound_bits / 8.0;
+    rows.sort_by(|a, b| excess(&b.1).total_cmp(&excess(&a.1)));
+    println!(
+        "breakdown: 2 h, {total_samples} samples; bytes/sample of all samples, by family \
+         (zstd of the family's columns), sorted by excess over the bound"
+    );
+    println!(
+        "{:<48} {:>6} {:>9} {:>9} {:>9} {:>9}  kinds 0..5",
+        "family", "series", "raw", "zstd", "bound", "excess"
+    );
+    let (mut tz, mut tb) = (0usize, 0.0);
+    for (name, f) in &rows {
+        tz += f.zstd;
+        tb += f.bound_bits / 8.0;
+        println!(
+            "{name:<48} {:>6} {:>9.4} {:>9.4} {:>9.4} {:>9.4}  {:?}",
+            f.series,
+            per(f.columns.len() as f64),
+            per(f.zstd as f64),
+            per(f.bound_bits / 8.0),
+            per(excess(f)),
+            &f.kinds[..6]
+        );
+    }
+    let tsz = promethium_engine::block::compressed_len(&ts_raw);
+    println!(
+        "breakdown: values zstd {:.4} bound {:.4} excess {:.4}; timestamps (one column per target) {:.4}",
+        per(tz as f64),
+        per(tb),
+        per(tz as f64 - tb),
+        per(tsz as f64)
+    );
+}
+
 fn bench(c: &mut Criterion) {
     if std::env::var_os("BLOCKS_BENCH_POSTINGS_ONLY").is_some() {
+        return;
+    }
+    if std::env::var_os("BLOCKS_BENCH_BREAKDOWN").is_some() {
+        breakdown();
         return;
     }
     let hours: i64 =

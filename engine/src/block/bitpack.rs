@@ -38,38 +38,55 @@ pub fn pack(values: impl Iterator<Item = u64>, w: u32, out: &mut Vec<u8>) {
     }
 }
 
-/// Calls `f` with values `lo..hi` of `n` packed at width `w` in `data`,
-/// which must hold [`packed_len`]`(n, w)` bytes.
+/// Values `lo..hi` of those packed at width `w` in `data`, in order.
+/// `data` should hold [`packed_len`]`(hi, w)` bytes; missing bytes read
+/// as zero (callers check lengths first, so this only keeps a bad column
+/// from reading out of bounds).
 #[inline(always)]
-pub fn unpack(data: &[u8], w: u32, lo: usize, hi: usize, mut f: impl FnMut(u64)) {
-    if w == 0 {
-        (lo..hi).for_each(|_| f(0));
-        return;
-    }
-    let mask = if w == 64 { u64::MAX } else { (1u64 << w) - 1 };
-    let mut bit = lo * w as usize;
-    // Whole 8-byte reads while they stay inside `data`, then the tail.
-    let fast_end = data.len().saturating_sub(7);
-    let mut i = lo;
-    while i < hi {
-        let byte = bit / 8;
-        if byte >= fast_end {
-            break;
+pub fn unpacked(data: &[u8], w: u32, lo: usize, hi: usize) -> Unpacked<'_> {
+    debug_assert!(w <= MAX_WIDTH);
+    let mask = if w == 0 { 0 } else { u64::MAX >> (64 - w) };
+    Unpacked { data, w, mask, bit: lo * w as usize, left: hi.saturating_sub(lo) }
+}
+
+/// Iterator over packed values: see [`unpacked`].
+#[derive(Debug, Clone)]
+pub struct Unpacked<'a> {
+    data: &'a [u8],
+    w: u32,
+    mask: u64,
+    bit: usize,
+    left: usize,
+}
+
+impl Iterator for Unpacked<'_> {
+    type Item = u64;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<u64> {
+        if self.left == 0 {
+            return None;
         }
-        let word = u64::from_le_bytes(data[byte..byte + 8].try_into().expect("8 bytes"));
-        f((word >> (bit % 8)) & mask);
-        bit += w as usize;
-        i += 1;
+        self.left -= 1;
+        let byte = self.bit / 8;
+        // One unaligned 8-byte read while it stays inside `data`, else the
+        // tail copied into a zeroed word.
+        let word = match self.data.get(byte..byte + 8) {
+            Some(b) => u64::from_le_bytes(b.try_into().expect("8 bytes")),
+            None => {
+                let mut buf = [0u8; 8];
+                let tail = self.data.get(byte..).unwrap_or(&[]);
+                buf[..tail.len().min(8)].copy_from_slice(&tail[..tail.len().min(8)]);
+                u64::from_le_bytes(buf)
+            }
+        };
+        let v = (word >> (self.bit % 8)) & self.mask;
+        self.bit += self.w as usize;
+        Some(v)
     }
-    while i < hi {
-        let byte = bit / 8;
-        let mut buf = [0u8; 8];
-        let tail = &data[byte.min(data.len())..];
-        let k = tail.len().min(8);
-        buf[..k].copy_from_slice(&tail[..k]);
-        f((u64::from_le_bytes(buf) >> (bit % 8)) & mask);
-        bit += w as usize;
-        i += 1;
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
     }
 }
 
@@ -87,9 +104,11 @@ mod tests {
             pack(values.iter().copied(), w, &mut out);
             prop_assert_eq!(out.len(), packed_len(values.len(), w));
             let lo = cut.min(values.len());
-            let mut got = Vec::new();
-            unpack(&out, w, lo, values.len(), |v| got.push(v));
+            let got: Vec<u64> = unpacked(&out, w, lo, values.len()).collect();
             prop_assert_eq!(&got[..], &values[lo..]);
+            // A short buffer reads zeros rather than out of bounds.
+            let short: Vec<u64> = unpacked(&out[..out.len() / 2], w, 0, values.len()).collect();
+            prop_assert_eq!(short.len(), values.len());
         }
     }
 }

@@ -13,8 +13,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// 1: one column run per series and window, frames mixing windows.
 /// 2: time-major frames (one window each) with a shared timestamp section.
 /// 3: value columns may be bit-packed (kinds 3 and 4).
-/// See docs/format/blocks.md. Only version 3 is read.
-pub const META_VERSION: u32 = 3;
+/// 4: sparse value columns (kind 5: which deltas are nonzero, then those
+///    packed).
+/// See docs/format/blocks.md. Only version 4 is read.
+pub const META_VERSION: u32 = 4;
 
 /// A block's `meta.json`.
 #[derive(Debug, Clone, PartialEq, Eq)]

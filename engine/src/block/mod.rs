@@ -55,6 +55,13 @@ pub const RUN_WINDOW_MS: i64 = 2 * 3600 * 1000;
 /// zstd level for chunk frames (blocks are written once, read often).
 pub(crate) const ZSTD_LEVEL: i32 = 12;
 
+/// Bytes `raw` takes compressed as chunk frames compress it (zstd at the
+/// chunk level). For diagnostics that attribute a block's bytes to parts
+/// of its columns (the `blocks` bench's breakdown).
+pub fn compressed_len(raw: &[u8]) -> usize {
+    zstd::bulk::compress(raw, ZSTD_LEVEL).map_or(raw.len(), |c| c.len())
+}
+
 /// Environment variable naming a crash point: when the process reaches it,
 /// it kills itself with SIGKILL (crash tests run the database in a child
 /// process and check it died of signal 9).
