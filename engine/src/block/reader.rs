@@ -72,6 +72,9 @@ pub struct Block {
     postings: BTreeMap<String, Vec<(String, usize)>>,
     series_table_off: usize,
     num_series: usize,
+    /// Byte offset of every frame in the chunk file, in order (the index
+    /// names frames by number).
+    frame_offsets: Vec<u64>,
     tombstones: RwLock<Tombstones>,
 }
 
@@ -110,6 +113,18 @@ impl Block {
         let chunks = map(&dir.join(CHUNKS_DIR).join(CHUNKS_FILE))?;
         if chunks.len() < CHUNKS_MAGIC.len() || chunks[..4] != CHUNKS_MAGIC {
             return Err(corrupt("bad chunk file header"));
+        }
+        // Frames follow one another: walking their headers numbers them.
+        let mut frame_offsets = Vec::new();
+        let mut off = CHUNKS_MAGIC.len();
+        while off < chunks.len() {
+            let head = chunks.get(off..off + 4).ok_or_else(|| corrupt("frame header"))?;
+            let len = u32::from_le_bytes(head.try_into().expect("4 bytes")) as usize;
+            frame_offsets.push(off as u64);
+            off = off
+                .checked_add(FRAME_HEADER_BYTES + len)
+                .filter(|&end| end <= chunks.len())
+                .ok_or_else(|| corrupt("frame runs past the end of the chunk file"))?;
         }
         if index.len() < INDEX_MAGIC.len() + TRAILER_BYTES || index[..4] != INDEX_MAGIC {
             return Err(corrupt("bad index header"));
@@ -166,6 +181,7 @@ impl Block {
             postings,
             series_table_off,
             num_series,
+            frame_offsets,
             tombstones: RwLock::new(tombstones),
         })
     }
@@ -327,7 +343,10 @@ impl Block {
             runs.push(RunInfo {
                 min_t_ms: start + offset.ok_or_else(bad)? as i64,
                 max_t_ms: start + RUN_WINDOW_MS - 1,
-                frame_off: get_uvarint(d, &mut pos).ok_or_else(bad)?,
+                frame_off: get_uvarint(d, &mut pos)
+                    .and_then(|k| self.frame_offsets.get(usize::try_from(k).ok()?))
+                    .copied()
+                    .ok_or_else(bad)?,
                 ts_off: get_uvarint(d, &mut pos).ok_or_else(bad)?,
                 val_off: get_uvarint(d, &mut pos).ok_or_else(bad)?,
                 val_len: get_uvarint(d, &mut pos).ok_or_else(bad)?,
@@ -536,4 +555,46 @@ pub fn dir_size(dir: &Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::BlockWriter;
+
+    /// Runs name frames by number: a block over several windows reads
+    /// back every sample, and a chunk file cut short is refused at open
+    /// with a typed error rather than read past its end.
+    #[test]
+    fn frames_are_numbered_and_a_short_chunk_file_is_corrupt() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let hour = 3_600_000i64;
+        let mut w = BlockWriter::new(dir.path(), 0, 6 * hour).expect("writer");
+        let mut all = Vec::new();
+        for s in 0..20 {
+            let labels = Labels::new(vec![("__name__", "m"), ("s", &*format!("{s:02}"))]);
+            let samples: Vec<Sample> = (0..6 * 240)
+                .map(|i| Sample { t_ms: i * 15_000 + s, value: (i * s) as f64 * 0.5 })
+                .collect();
+            w.add_series(&labels, &samples).expect("add");
+            all.push(samples);
+        }
+        let meta = w.finish(1, vec![], vec![]).expect("finish");
+        let path = dir.path().join(&meta.ulid);
+        let block = Block::open(&path).expect("open");
+        assert!(block.frame_offsets.len() >= 3, "a frame per window at least");
+        let mut cache = FrameCache::default();
+        for (id, want) in all.iter().enumerate() {
+            let (_, info) = block.series(id as u64).expect("series");
+            let mut out = Vec::new();
+            block.read_samples(id as u64, &info, 0, 6 * hour, &mut cache, &mut out).expect("read");
+            assert_eq!(&out, want);
+        }
+        drop(block);
+        let chunks = path.join(CHUNKS_DIR).join(CHUNKS_FILE);
+        let len = std::fs::metadata(&chunks).expect("chunks").len();
+        let f = std::fs::OpenOptions::new().write(true).open(&chunks).expect("open chunks");
+        f.set_len(len - 3).expect("truncate");
+        assert!(matches!(Block::open(&path), Err(BlockError::Corrupt { .. })));
+    }
 }

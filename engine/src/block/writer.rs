@@ -35,8 +35,8 @@ const MAX_PENDING_BYTES: usize = 8 * FRAME_RAW_BYTES;
 struct RunEntry {
     min_t: i64,
     max_t: i64,
-    /// Set when the frame is written.
-    frame_off: u64,
+    /// Number of its frame in the chunk file, set when the frame is written.
+    frame: u64,
     ts_off: u64,
     val_off: u64,
     val_len: u64,
@@ -94,7 +94,8 @@ pub struct BlockWriter {
     min_t: i64,
     max_t: i64,
     chunks: BufWriter<File>,
-    chunks_len: u64,
+    /// Frames written so far.
+    frames: u64,
     /// Unfinished frames by window start.
     pending: BTreeMap<i64, FrameBuilder>,
     pending_bytes: usize,
@@ -123,7 +124,7 @@ impl BlockWriter {
             min_t: min_t_ms,
             max_t: max_t_ms,
             chunks,
-            chunks_len: CHUNKS_MAGIC.len() as u64,
+            frames: 0,
             pending: BTreeMap::new(),
             pending_bytes: 0,
             series: Vec::new(),
@@ -198,7 +199,7 @@ impl BlockWriter {
         series.runs.push(RunEntry {
             min_t: run[0].t_ms,
             max_t: run[run.len() - 1].t_ms,
-            frame_off: 0,
+            frame: 0,
             ts_off: ts_off as u64,
             val_off: val_off as u64,
             val_len: (frame.values.len() - val_off) as u64,
@@ -242,10 +243,10 @@ impl BlockWriter {
         head[8..].copy_from_slice(&u32::try_from(ts_len).map_err(too_big)?.to_le_bytes());
         self.chunks.write_all(&head).map_err(BlockError::io(&path))?;
         self.chunks.write_all(&packed).map_err(BlockError::io(&path))?;
-        let frame_off = self.chunks_len;
-        self.chunks_len += (FRAME_HEADER_BYTES + packed.len()) as u64;
+        let number = self.frames;
+        self.frames += 1;
         for (sid, run) in frame.members {
-            self.series[sid].runs[run].frame_off = frame_off;
+            self.series[sid].runs[run].frame = number;
         }
         Ok(())
     }
@@ -347,7 +348,7 @@ fn encode_index(series: &[SeriesEntry], block_min_t: i64) -> Vec<u8> {
             put_uvarint(&mut out, (w - window) as u64);
             put_uvarint(&mut out, (r.min_t - w * RUN_WINDOW_MS) as u64);
             window = w;
-            put_uvarint(&mut out, r.frame_off);
+            put_uvarint(&mut out, r.frame);
             put_uvarint(&mut out, r.ts_off);
             put_uvarint(&mut out, r.val_off);
             put_uvarint(&mut out, r.val_len);
