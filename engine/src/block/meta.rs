@@ -14,7 +14,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// 2: time-major frames (one window each) with a shared timestamp section.
 /// 3: value columns may be bit-packed (kinds 3 and 4).
 /// 4: sparse value columns (kind 5: which deltas are nonzero, then those
-///    packed); the index names frames by number, not byte offset.
+///    packed); the index names frames by number, not byte offset, and
+///    stores postings as gaps in uvarints.
 /// See docs/format/blocks.md. Only version 4 is read.
 pub const META_VERSION: u32 = 4;
 

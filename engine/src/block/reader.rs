@@ -219,16 +219,26 @@ impl Block {
         BlockError::Corrupt { path: self.dir.clone(), reason: reason.to_owned() }
     }
 
+    /// The postings list at `off`: a count, then the first id and the
+    /// gaps to each next one (at least 1) as uvarints.
     fn postings_at(&self, off: usize) -> Result<Vec<u64>, BlockError> {
         let mut pos = off;
-        let n =
-            read_u32(&self.index, &mut pos).ok_or_else(|| self.corrupt("postings count"))? as usize;
-        let bytes =
-            self.index.get(pos..pos + n * 4).ok_or_else(|| self.corrupt("postings list"))?;
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|b| u64::from(u32::from_le_bytes(b.try_into().expect("4 bytes"))))
-            .collect())
+        let bad = || self.corrupt("postings list");
+        let n = read_u32(&self.index, &mut pos).ok_or_else(bad)? as usize;
+        if n > self.num_series {
+            return Err(bad());
+        }
+        let mut ids = Vec::with_capacity(n);
+        let mut id = 0u64;
+        for i in 0..n {
+            let gap = get_uvarint(&self.index, &mut pos).ok_or_else(bad)?;
+            if i > 0 && gap == 0 {
+                return Err(bad());
+            }
+            id = id.checked_add(gap).filter(|&id| id < self.num_series as u64).ok_or_else(bad)?;
+            ids.push(id);
+        }
+        Ok(ids)
     }
 
     fn union_where(&self, name: &str, keep: impl Fn(&str) -> bool) -> Result<Vec<u64>, BlockError> {

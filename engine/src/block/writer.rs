@@ -365,8 +365,11 @@ fn encode_index(series: &[SeriesEntry], block_min_t: i64) -> Vec<u8> {
     for (pair, ids) in &postings {
         postings_table.push((*pair, out.len() as u64));
         out.extend_from_slice(&(ids.len() as u32).to_le_bytes());
-        for id in ids {
-            out.extend_from_slice(&id.to_le_bytes());
+        let mut prev = 0u32;
+        for (i, &id) in ids.iter().enumerate() {
+            // The first id, then gaps (ids increase): a byte for most.
+            put_uvarint(&mut out, u64::from(if i == 0 { id } else { id - prev }));
+            prev = id;
         }
     }
     let postings_table_off = out.len() as u64;
