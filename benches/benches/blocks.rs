@@ -15,6 +15,9 @@
 //! mostly measures the neighbours); the queries run on one thread.
 //!
 //! Run: `cargo bench -p promethium-benches --bench blocks -- --warm-up-time 1 --measurement-time 3`.
+//! With `BLOCKS_BENCH_BREAKDOWN=1` it prints instead where the bytes of
+//! the value columns go, by metric family, against a bound (see
+//! `breakdown`).
 
 use std::path::Path;
 

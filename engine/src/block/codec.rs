@@ -3,10 +3,11 @@
 //! A block stores each series' samples per 2 h window as two columns: a
 //! timestamp column (delta-of-deltas; series scraped together share one,
 //! see [`super::writer`]) and a value column (integer mantissas at a
-//! shared decimal exponent, as deltas or as they are, when every value is
-//! a short decimal, as counters and most gauges of exporters are; else
-//! XORs with the previous value). Frames of columns are then compressed
-//! with zstd. Column layouts compress far better under zstd than
+//! shared decimal exponent, when every value is a short decimal, as
+//! counters and most gauges of exporters are: bit-packed as they are or
+//! as deltas, sparse (which deltas are nonzero, then only those packed),
+//! or varints; else XORs with the previous value). Frames of columns are
+//! then compressed with zstd. Column layouts compress far better under zstd than
 //! bit-packed Gorilla, whose streams look random to a byte compressor.
 //! Lossless: every value round-trips bit for bit (NaN payloads included).
 
