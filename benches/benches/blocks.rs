@@ -21,8 +21,8 @@
 
 use std::path::Path;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use promethium_benches::{cpu_timed, NodeLoad};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use promethium_benches::{NodeLoad, cpu_timed};
 use promethium_engine::db::{Db, DbOptions};
 use promethium_engine::model::{Matcher, SeriesRef};
 use promethium_engine::{Appendable, Queryable};
