@@ -193,6 +193,7 @@ struct Counters {
     head_cuts: AtomicU64,
     checkpoints: AtomicU64,
     retention: AtomicU64,
+    wal_write_failures: AtomicU64,
 }
 
 /// Everything the `Db` and its background thread share.
@@ -325,6 +326,17 @@ impl Db {
             checkpoints_total: c.checkpoints.load(Ordering::Relaxed),
             retention_deletions: c.retention.load(Ordering::Relaxed),
         }
+    }
+
+    /// Commits whose WAL write failed (`prometheus_tsdb_wal_writes_failed_total`).
+    /// The first one stops writes until a restart (see `check_writable`).
+    pub fn wal_writes_failed(&self) -> u64 {
+        self.inner.counters.wal_write_failures.load(Ordering::Relaxed)
+    }
+
+    /// Blocks open for queries (`prometheus_tsdb_blocks_loaded`).
+    pub fn blocks_loaded(&self) -> usize {
+        self.inner.blocks.read().len()
     }
 
     /// Figures of every block, oldest first.
@@ -871,6 +883,7 @@ impl Appender for DbAppender<'_> {
                     WalError::Io(io) => io,
                     other => std::io::Error::other(other.to_string()),
                 };
+                db.counters.wal_write_failures.fetch_add(1, Ordering::Relaxed);
                 db.poison(err.to_string());
                 CommitError::Wal(err)
             }),

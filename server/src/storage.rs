@@ -39,6 +39,22 @@ pub struct HeadStats {
     pub wal_corruptions: u64,
     /// Blocks compacted.
     pub compactions: u64,
+    /// Compactions or head cuts that failed.
+    pub compactions_failed: u64,
+    /// Seconds spent compacting, summed.
+    pub compaction_seconds: f64,
+    /// Head cuts into blocks.
+    pub head_truncations: u64,
+    /// WAL checkpoints written.
+    pub checkpoints: u64,
+    /// Blocks open for queries.
+    pub blocks_loaded: u64,
+    /// Commits whose WAL write failed.
+    pub wal_writes_failed: u64,
+    /// Samples refused as older than their series' newest sample.
+    pub out_of_order_samples: u64,
+    /// Samples refused as older than the blocks' end.
+    pub out_of_bound_samples: u64,
 }
 
 /// Per-label cardinality statistics for `status/tsdb`.
@@ -305,6 +321,7 @@ impl Storage for Db {
     fn head_stats(&self) -> HeadStats {
         let h = Db::head_stats(self);
         let report = self.replay_report();
+        let compaction = self.compaction_stats();
         HeadStats {
             num_series: h.num_series,
             samples_appended: h.samples_appended,
@@ -317,7 +334,15 @@ impl Storage for Db {
                 wal_segments(&self.dir().join(promethium_engine::db::WAL_DIR)).len() as u64,
             ),
             wal_corruptions: u64::from(report.wal.truncated_bytes > 0),
-            compactions: self.compaction_stats().compactions_total,
+            compactions: compaction.compactions_total,
+            compactions_failed: compaction.compactions_failed,
+            compaction_seconds: compaction.compaction_seconds,
+            head_truncations: compaction.head_cuts_total,
+            checkpoints: compaction.checkpoints_total,
+            blocks_loaded: self.blocks_loaded() as u64,
+            wal_writes_failed: self.wal_writes_failed(),
+            out_of_order_samples: h.out_of_order_samples,
+            out_of_bound_samples: h.out_of_bound_samples,
         }
     }
 

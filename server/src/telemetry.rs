@@ -350,13 +350,76 @@ fn render_tsdb(out: &mut String, head: &HeadStats, retention_secs: Option<f64>) 
         "Maximum timestamp of the head block.",
         head.max_time_ms as f64 / 1000.0,
     );
+    header(
+        out,
+        "prometheus_tsdb_out_of_order_samples_total",
+        "counter",
+        "Samples refused because their series already had a newer sample.",
+    );
+    let _ = writeln!(
+        out,
+        "prometheus_tsdb_out_of_order_samples_total{{type=\"float\"}} {}",
+        head.out_of_order_samples
+    );
+    header(
+        out,
+        "prometheus_tsdb_out_of_bound_samples_total",
+        "counter",
+        "Samples refused because blocks already cover their time.",
+    );
+    let _ = writeln!(
+        out,
+        "prometheus_tsdb_out_of_bound_samples_total{{type=\"float\"}} {}",
+        head.out_of_bound_samples
+    );
     counter(
         out,
         "prometheus_tsdb_compactions_total",
         "Total number of compactions that were executed for the partition.",
         head.compactions,
     );
-    gauge(out, "prometheus_tsdb_blocks_loaded", "Number of currently loaded data blocks", 0.0);
+    counter(
+        out,
+        "prometheus_tsdb_compactions_failed_total",
+        "Block merges and head cuts that failed.",
+        head.compactions_failed,
+    );
+    // Only the sum and count are kept, so the histogram has its +Inf bucket.
+    header(
+        out,
+        "prometheus_tsdb_compaction_duration_seconds",
+        "histogram",
+        "Time spent merging blocks.",
+    );
+    let _ = writeln!(
+        out,
+        "prometheus_tsdb_compaction_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+        head.compactions
+    );
+    let _ = writeln!(
+        out,
+        "prometheus_tsdb_compaction_duration_seconds_sum {}",
+        head.compaction_seconds
+    );
+    let _ = writeln!(out, "prometheus_tsdb_compaction_duration_seconds_count {}", head.compactions);
+    counter(
+        out,
+        "prometheus_tsdb_head_truncations_total",
+        "Times the head was cut into a block.",
+        head.head_truncations,
+    );
+    counter(
+        out,
+        "prometheus_tsdb_checkpoint_creations_total",
+        "WAL checkpoints written.",
+        head.checkpoints,
+    );
+    gauge(
+        out,
+        "prometheus_tsdb_blocks_loaded",
+        "Number of currently loaded data blocks",
+        head.blocks_loaded as f64,
+    );
     counter(
         out,
         "prometheus_tsdb_wal_corruptions_total",
@@ -392,7 +455,7 @@ fn render_tsdb(out: &mut String, head: &HeadStats, retention_secs: Option<f64>) 
         out,
         "prometheus_tsdb_wal_writes_failed_total",
         "Total number of write log writes that failed.",
-        0,
+        head.wal_writes_failed,
     );
     if let Some(secs) = retention_secs {
         gauge(
@@ -495,7 +558,17 @@ mod tests {
         t.http_request("/api/v1/query", 200, 0.05);
         t.http_request("/api/v1/query", 400, 0.5);
         t.query_slice("inner_eval", 0.01);
-        let head = HeadStats { num_series: 7, samples_appended: 70, ..HeadStats::default() };
+        let head = HeadStats {
+            num_series: 7,
+            samples_appended: 70,
+            compactions: 2,
+            compaction_seconds: 1.5,
+            blocks_loaded: 3,
+            out_of_order_samples: 4,
+            out_of_bound_samples: 5,
+            wal_writes_failed: 1,
+            ..HeadStats::default()
+        };
         let text = t.render(Some(&head), Some(86_400.0));
         for needle in [
             "prometheus_http_requests_total{code=\"200\",handler=\"/api/v1/query\"} 1\n",
@@ -505,7 +578,13 @@ mod tests {
             "prometheus_engine_query_duration_seconds_count{slice=\"inner_eval\"} 1\n",
             "prometheus_tsdb_head_series 7\n",
             "prometheus_tsdb_head_samples_appended_total{type=\"float\"} 70\n",
-            "prometheus_tsdb_compactions_total 0\n",
+            "prometheus_tsdb_compactions_total 2\n",
+            "prometheus_tsdb_compaction_duration_seconds_bucket{le=\"+Inf\"} 2\n",
+            "prometheus_tsdb_compaction_duration_seconds_sum 1.5\n",
+            "prometheus_tsdb_blocks_loaded 3\n",
+            "prometheus_tsdb_out_of_order_samples_total{type=\"float\"} 4\n",
+            "prometheus_tsdb_out_of_bound_samples_total{type=\"float\"} 5\n",
+            "prometheus_tsdb_wal_writes_failed_total 1\n",
             "# TYPE process_cpu_seconds_total counter\n",
             "process_resident_memory_bytes ",
             "process_open_fds ",

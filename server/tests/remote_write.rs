@@ -128,4 +128,10 @@ fn over_http_malformed_bodies_are_400_and_good_ones_204() {
     let v =
         get(s.port, &format!("/api/v1/query?query={}", enc("count_over_time(rw_test[1m])"))).json();
     assert_eq!(v["data"]["result"][0]["value"][1], "2", "{v}");
+    // The refusal shows in the server's own metrics, as in Prometheus.
+    let metrics = get(s.port, "/metrics").text();
+    assert!(
+        metrics.contains("prometheus_tsdb_out_of_order_samples_total{type=\"float\"} 1\n"),
+        "{metrics}"
+    );
 }

@@ -45,6 +45,7 @@ impl<'a> HeadAppender<'a> {
         // hash, and it keeps a ref cached across a restart of the database
         // (where unlogged refs are handed out again) from hitting the wrong series.
         if t_ms < self.head.min_valid_t.load(Ordering::Relaxed) {
+            self.head.out_of_bound_samples.fetch_add(1, Ordering::Relaxed);
             return Err(AppendError::OutOfBounds);
         }
         let series = match series_ref.and_then(|r| self.head.series.get_by_ref(r)) {
@@ -60,6 +61,7 @@ impl<'a> HeadAppender<'a> {
             };
             if let Some((last_t, last_v)) = last {
                 if t_ms < last_t {
+                    self.head.out_of_order_at_append.fetch_add(1, Ordering::Relaxed);
                     return Err(AppendError::OutOfOrder);
                 }
                 if t_ms == last_t {

@@ -88,9 +88,14 @@ pub struct HeadStats {
     /// Samples committed (`prometheus_tsdb_head_samples_appended_total`).
     pub samples_appended: u64,
     /// Samples dropped at commit because a concurrent batch had committed a
-    /// newer one to the same series first
-    /// (`prometheus_tsdb_out_of_order_samples_total`).
+    /// newer one to the same series first (part of `out_of_order_samples`).
     pub out_of_order_at_commit: u64,
+    /// Samples refused because they were older than the series' newest one,
+    /// when appended or at commit (`prometheus_tsdb_out_of_order_samples_total`).
+    pub out_of_order_samples: u64,
+    /// Samples refused because blocks already cover their time
+    /// (`prometheus_tsdb_out_of_bound_samples_total`).
+    pub out_of_bound_samples: u64,
     /// Chunk cuts that failed to write (the chunk stays open in memory).
     pub chunk_write_errors: u64,
     /// Live head chunk files.
@@ -113,6 +118,8 @@ pub struct Head {
     chunks_created: AtomicU64,
     samples_appended: AtomicU64,
     out_of_order_at_commit: AtomicU64,
+    pub(crate) out_of_order_at_append: AtomicU64,
+    pub(crate) out_of_bound_samples: AtomicU64,
     chunk_write_errors: AtomicU64,
 }
 
@@ -133,6 +140,8 @@ impl Head {
             chunks_created: AtomicU64::new(0),
             samples_appended: AtomicU64::new(0),
             out_of_order_at_commit: AtomicU64::new(0),
+            out_of_order_at_append: AtomicU64::new(0),
+            out_of_bound_samples: AtomicU64::new(0),
             chunk_write_errors: AtomicU64::new(0),
         })
     }
@@ -185,6 +194,9 @@ impl Head {
             chunks_created: self.chunks_created.load(Ordering::Relaxed),
             samples_appended: self.samples_appended.load(Ordering::Relaxed),
             out_of_order_at_commit: self.out_of_order_at_commit.load(Ordering::Relaxed),
+            out_of_order_samples: self.out_of_order_at_commit.load(Ordering::Relaxed)
+                + self.out_of_order_at_append.load(Ordering::Relaxed),
+            out_of_bound_samples: self.out_of_bound_samples.load(Ordering::Relaxed),
             chunk_write_errors: self.chunk_write_errors.load(Ordering::Relaxed),
             chunk_segments: self.chunks.num_segments() as u64,
         }
@@ -487,6 +499,25 @@ mod tests {
         let last = |r| head.series.get_by_ref(r).unwrap().state.lock().last_sample();
         assert_eq!(last(ra), Some((20, 2.0f64.to_bits())));
         assert_eq!(last(rb), Some((40, 4.0f64.to_bits())));
+        // Refusals are counted for `/metrics`; duplicates of the same
+        // sample are not refusals.
+        assert_eq!(head.stats().out_of_order_samples, 2);
+        assert_eq!(head.stats().out_of_bound_samples, 0);
+    }
+
+    #[test]
+    fn samples_before_the_blocks_end_are_counted_out_of_bounds() {
+        use crate::error::AppendError;
+        let dir = tempfile::tempdir().unwrap();
+        let head = Head::open(dir.path(), HeadOptions::default()).unwrap();
+        head.set_min_valid_time(1_000);
+        let l = Labels::new([("__name__", "a")]);
+        let mut app = head.appender();
+        assert!(matches!(app.append(None, &l, 999, 1.0), Err(AppendError::OutOfBounds)));
+        app.append(None, &l, 1_000, 1.0).unwrap();
+        app.commit_with(|_, _| Ok(())).unwrap();
+        assert_eq!(head.stats().out_of_bound_samples, 1);
+        assert_eq!(head.stats().out_of_order_samples, 0);
     }
 
     #[test]
