@@ -444,9 +444,10 @@ mod tests {
         assert!(samples(&db, "m", &a).iter().all(|v| *v == 1.0));
 
         m.stop().await;
+        let after_stop = samples(&db, "m", &a);
         assert!(
-            samples(&db, "m", &a).last().is_some_and(|v| is_stale_nan(*v)),
-            "stop writes staleness markers"
+            after_stop.last().is_some_and(|v| is_stale_nan(*v)),
+            "stop writes staleness markers: {after_stop:?}"
         );
         m.sync(groups(&[&a]));
         assert!(m.scrape_pools().is_empty(), "a stopped manager stays stopped");

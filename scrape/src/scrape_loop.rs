@@ -234,6 +234,7 @@ impl ScrapeLoop {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut aligned: Option<i64> = None;
         let mut last_start: Option<Instant> = None;
+        let mut last_t_ms = i64::MIN;
         let mode = loop {
             tokio::select! {
                 biased;
@@ -250,6 +251,7 @@ impl ScrapeLoop {
             }
             last_start = Some(start);
             let t_ms = aligned_timestamp(&mut aligned, unix_ms(SystemTime::now()), interval);
+            last_t_ms = t_ms;
             let request = FetchRequest {
                 url: self.target.url(),
                 accept: &self.options.accept,
@@ -290,7 +292,12 @@ impl ScrapeLoop {
             BODY_POOL.put(body, scratch);
         };
         if mode == StopMode::WithStaleness {
-            self.write_end_of_run_staleness(unix_ms(SystemTime::now()));
+            // After the last scrape's timestamp, even when the stop comes
+            // within the same millisecond (or the scrape's time was aligned
+            // a little ahead): a marker at that very time would be refused
+            // as a duplicate and the series would never go stale.
+            let t_ms = unix_ms(SystemTime::now()).max(last_t_ms.saturating_add(1));
+            self.write_end_of_run_staleness(t_ms);
         }
         self.cache
     }
