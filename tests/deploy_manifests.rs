@@ -79,6 +79,7 @@ fn variants() -> Vec<Value> {
             "hosts": ["promethium.example"],
             "tls": [{"secretName": "promethium-tls", "hosts": ["promethium.example"]}]}}}),
         json!({"rbac": {"create": false}, "serviceAccounts": {"server": {"create": false}}}),
+        json!({"rbac": {"workloadMetadata": true}}),
     ]
 }
 
@@ -207,6 +208,22 @@ fn cluster_role_grants_exactly_what_discovery_and_the_default_jobs_need() {
             .any(|(_, r, v)| r == "nodes/proxy" || v != "get" && v != "list" && v != "watch"),
         "read-only, no nodes/proxy"
     );
+
+    // rbac.workloadMetadata adds exactly what attach_metadata's workload
+    // options watch.
+    let with_workloads =
+        rule_set(only(&helm_objects(&json!({"rbac": {"workloadMetadata": true}})), "ClusterRole"));
+    let workload: BTreeSet<(String, String, String)> =
+        promethium_discovery::kubernetes::workload_rbac_rules()
+            .iter()
+            .flat_map(|r| {
+                r.verbs.iter().map(|v| (r.api_group.to_owned(), r.resource.to_owned(), (*v).into()))
+            })
+            .collect();
+    assert!(!workload.is_empty());
+    let added: BTreeSet<_> = with_workloads.difference(&expected).cloned().collect();
+    assert_eq!(added, workload, "rbac.workloadMetadata grants the workload rules");
+    assert!(expected.is_subset(&with_workloads), "and keeps the rest");
 }
 
 /// Drops what legitimately differs between a Helm release and the plain
