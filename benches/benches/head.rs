@@ -18,9 +18,9 @@
 //! `index/*`: postings for typical selectors over the same 100k series.
 //!
 //! `series_lookup/*`: finding 100k series by label set, the head's own
-//! shards (xxh3 of the label bytes, 64 `RwLock<HashMap>` shards) against
-//! `dashmap` (its default hasher); the slow path of an append without a
-//! cached ref.
+//! shards (xxh3 of the label bytes, 64 `RwLock`ed tables of series
+//! pointers) against `dashmap` (its default hasher); the slow path of an
+//! append without a cached ref. docs/decisions/2026-12-06-series-map.md.
 
 use std::hint::black_box;
 

@@ -5,10 +5,10 @@
 //! [`SeriesMap`] finds series by label set (sharded by
 //! `Labels::stable_hash`, so concurrent writers creating series rarely
 //! contend; measured against `dashmap` in `benches/benches/head.rs`,
-//! `series_lookup/*`: 9.1 M against 8.3 M lookups per CPU-second over 100k
-//! series, 7.9 M against 5.2 M in a noisier run; the label hash is computed
-//! once and handed to the shard's table, which stores only the series
-//! pointer)
+//! `series_lookup/*`: 13.3 M against 7.7 M lookups per CPU-second over 100k
+//! series, docs/decisions/2026-12-06-series-map.md; the label hash is
+//! computed once and handed to the shard's table, which stores only the
+//! series pointer)
 //! and by reference (a dense vector indexed by ref: the scrape
 //! loop's cached-ref fast path costs one read lock and one index, no hash).
 //!
