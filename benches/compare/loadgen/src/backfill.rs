@@ -162,31 +162,24 @@ pub(crate) struct Report {
 
 impl Report {
     pub(crate) fn to_json(&self) -> String {
-        let err = self
-            .first_error
-            .as_deref()
-            .unwrap_or("")
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', " ");
-        format!(
-            "{{\"targets\":{},\"series\":{},\"rounds\":{},\"first_t_ms\":{},\"last_t_ms\":{},\"samples_sent\":{},\"samples_accepted\":{},\"samples_rejected\":{},\"requests_ok\":{},\"requests_failed\":{},\"retries\":{},\"elapsed_s\":{:.3},\"samples_per_s\":{:.0},\"sender_cpu_s\":{:.3},\"first_error\":\"{}\"}}",
-            self.targets,
-            self.series,
-            self.rounds,
-            self.first_t_ms,
-            self.last_t_ms,
-            self.samples_sent,
-            self.samples_accepted,
-            self.samples_rejected,
-            self.requests_ok,
-            self.requests_failed,
-            self.retries,
-            self.elapsed_s,
-            self.samples_accepted as f64 / self.elapsed_s.max(1e-9),
-            self.cpu_s,
-            err
-        )
+        serde_json::json!({
+            "targets": self.targets,
+            "series": self.series,
+            "rounds": self.rounds,
+            "first_t_ms": self.first_t_ms,
+            "last_t_ms": self.last_t_ms,
+            "samples_sent": self.samples_sent,
+            "samples_accepted": self.samples_accepted,
+            "samples_rejected": self.samples_rejected,
+            "requests_ok": self.requests_ok,
+            "requests_failed": self.requests_failed,
+            "retries": self.retries,
+            "elapsed_s": self.elapsed_s,
+            "samples_per_s": self.samples_accepted as f64 / self.elapsed_s.max(1e-9),
+            "sender_cpu_s": self.cpu_s,
+            "first_error": self.first_error.as_deref().unwrap_or(""),
+        })
+        .to_string()
     }
 }
 

@@ -37,25 +37,18 @@ pub(crate) struct Report {
 
 impl Report {
     pub(crate) fn to_json(&self) -> String {
-        let err = self
-            .first_error
-            .as_deref()
-            .unwrap_or("")
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', " ");
-        format!(
-            "{{\"requests_ok\":{},\"requests_failed\":{},\"samples_accepted\":{},\"elapsed_s\":{:.3},\"samples_per_s\":{:.0},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"sender_cpu_s\":{:.3},\"first_error\":\"{}\"}}",
-            self.requests_ok,
-            self.requests_failed,
-            self.samples_accepted,
-            self.elapsed_s,
-            self.samples_accepted as f64 / self.elapsed_s.max(1e-9),
-            self.p50_ms,
-            self.p99_ms,
-            self.cpu_s,
-            err
-        )
+        serde_json::json!({
+            "requests_ok": self.requests_ok,
+            "requests_failed": self.requests_failed,
+            "samples_accepted": self.samples_accepted,
+            "elapsed_s": self.elapsed_s,
+            "samples_per_s": self.samples_accepted as f64 / self.elapsed_s.max(1e-9),
+            "p50_ms": self.p50_ms,
+            "p99_ms": self.p99_ms,
+            "sender_cpu_s": self.cpu_s,
+            "first_error": self.first_error.as_deref().unwrap_or(""),
+        })
+        .to_string()
     }
 }
 
