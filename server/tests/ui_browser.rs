@@ -360,8 +360,13 @@ fn every_page_renders_from_the_api_in_chromium() {
         enc("scrape_duration_seconds")
     ));
     b.wait("legend", "return document.querySelectorAll('.legend > div').length === 2");
-    b.js("const c = document.querySelector('.chart-wrap canvas'); const r = c.getBoundingClientRect(); c.dispatchEvent(new MouseEvent('mousemove', {clientX: r.right - 16, clientY: r.top + 20, bubbles: true}));", json!([]));
-    b.wait("hover tooltip", "const t = document.querySelector('.tooltip'); return t && !t.hidden && t.textContent.includes('value:')");
+    // Hover near the right edge, again at every poll: the chart may still
+    // be laid out or redrawn (which hides the tooltip) just after the legend
+    // appears, and a single early event would then be lost.
+    b.wait(
+        "hover tooltip",
+        "const c = document.querySelector('.chart-wrap canvas'); const r = c.getBoundingClientRect(); c.dispatchEvent(new MouseEvent('mousemove', {clientX: r.right - 16, clientY: r.top + 20, bubbles: true})); const t = document.querySelector('.tooltip'); return t && !t.hidden && t.textContent.includes('value:')",
+    );
     b.assert_no_js_errors("/query graph");
     b.screenshot("query-graph");
 
