@@ -61,7 +61,7 @@ impl<'a> HeadAppender<'a> {
             };
             if let Some((last_t, last_v)) = last {
                 if t_ms < last_t {
-                    self.head.out_of_order_at_append.fetch_add(1, Ordering::Relaxed);
+                    self.head.out_of_order_samples.fetch_add(1, Ordering::Relaxed);
                     return Err(AppendError::OutOfOrder);
                 }
                 if t_ms == last_t {
@@ -180,7 +180,7 @@ impl<'a> HeadAppender<'a> {
         let applied = self.samples.len() as u64 - dropped;
         self.head.samples_appended.fetch_add(applied, Ordering::Relaxed);
         if dropped > 0 {
-            self.head.out_of_order_at_commit.fetch_add(dropped, Ordering::Relaxed);
+            self.head.out_of_order_samples.fetch_add(dropped, Ordering::Relaxed);
         }
         self.samples.clear();
         self.series.clear();

@@ -87,11 +87,9 @@ pub struct HeadStats {
     pub chunks_created: u64,
     /// Samples committed (`prometheus_tsdb_head_samples_appended_total`).
     pub samples_appended: u64,
-    /// Samples dropped at commit because a concurrent batch had committed a
-    /// newer one to the same series first (part of `out_of_order_samples`).
-    pub out_of_order_at_commit: u64,
-    /// Samples refused because they were older than the series' newest one,
-    /// when appended or at commit (`prometheus_tsdb_out_of_order_samples_total`).
+    /// Samples refused because they were older than the series' newest one:
+    /// when appended, or dropped at commit because a concurrent batch had
+    /// committed a newer one first (`prometheus_tsdb_out_of_order_samples_total`).
     pub out_of_order_samples: u64,
     /// Samples refused because blocks already cover their time
     /// (`prometheus_tsdb_out_of_bound_samples_total`).
@@ -117,8 +115,7 @@ pub struct Head {
     live_chunks: AtomicU64,
     chunks_created: AtomicU64,
     samples_appended: AtomicU64,
-    out_of_order_at_commit: AtomicU64,
-    pub(crate) out_of_order_at_append: AtomicU64,
+    pub(crate) out_of_order_samples: AtomicU64,
     pub(crate) out_of_bound_samples: AtomicU64,
     chunk_write_errors: AtomicU64,
 }
@@ -139,8 +136,7 @@ impl Head {
             live_chunks: AtomicU64::new(0),
             chunks_created: AtomicU64::new(0),
             samples_appended: AtomicU64::new(0),
-            out_of_order_at_commit: AtomicU64::new(0),
-            out_of_order_at_append: AtomicU64::new(0),
+            out_of_order_samples: AtomicU64::new(0),
             out_of_bound_samples: AtomicU64::new(0),
             chunk_write_errors: AtomicU64::new(0),
         })
@@ -193,9 +189,7 @@ impl Head {
             num_chunks: self.live_chunks.load(Ordering::Relaxed),
             chunks_created: self.chunks_created.load(Ordering::Relaxed),
             samples_appended: self.samples_appended.load(Ordering::Relaxed),
-            out_of_order_at_commit: self.out_of_order_at_commit.load(Ordering::Relaxed),
-            out_of_order_samples: self.out_of_order_at_commit.load(Ordering::Relaxed)
-                + self.out_of_order_at_append.load(Ordering::Relaxed),
+            out_of_order_samples: self.out_of_order_samples.load(Ordering::Relaxed),
             out_of_bound_samples: self.out_of_bound_samples.load(Ordering::Relaxed),
             chunk_write_errors: self.chunk_write_errors.load(Ordering::Relaxed),
             chunk_segments: self.chunks.num_segments() as u64,
